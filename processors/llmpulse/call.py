@@ -1,0 +1,102 @@
+"""The canonical LLM call: the one shape every dialect is normalised into.
+
+A dialect table fills it from a span or a log record; enrichment adds cost, error class and
+metadata; span metrics and the write-back read only this record, never the dialect's names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Operations that are a request to a model. Agent, tool and workflow spans are not calls:
+#: they wrap calls and would double count their children's usage.
+INFERENCE_OPERATIONS = frozenset(
+    {
+        "chat",
+        "text_completion",
+        "generate_content",
+        "embeddings",
+        "completion",
+        "messages",
+        "responses",
+        "rerank",
+        "image_generation",
+        "image",
+        "audio",
+        "speech",
+        "transcription",
+        "translation",
+        "realtime",
+    }
+)
+
+#: Canonical ``error_type`` classes of the metric contract (DESIGN.md).
+ERROR_CLASSES = (
+    "rate_limit",
+    "quota_exceeded",
+    "content_filter",
+    "context_length_exceeded",
+    "auth",
+    "invalid_request",
+    "timeout",
+    "server_error",
+    "connection_error",
+    "_OTHER",
+)
+
+TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+@dataclass(slots=True)
+class LLMCall:
+    """One LLM call as llmpulse understands it.
+
+    Token counts follow the GenAI semconv: ``input_tokens`` includes cache reads and writes,
+    ``output_tokens`` includes reasoning. ``None`` means unknown, never zero.
+    """
+
+    dialect: str
+    operation: str | None = None
+    provider: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    streaming: bool | None = None
+    ttft_s: float | None = None
+    duration_s: float | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    failed: bool = False
+    error_class: str | None = None
+    error_raw: str | None = None
+    http_status: int | None = None
+    cost_usd: float | None = None
+    price_version: str | None = None
+    reported_cost_usd: float | None = None
+    server_address: str | None = None
+    service_name: str | None = None
+    response_id: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)
+
+    def fill_gaps_from(self, other: LLMCall) -> None:
+        """Take from ``other`` every field this record does not know (same call, another span)."""
+        for name in _MERGEABLE:
+            if getattr(self, name) is None:
+                value = getattr(other, name)
+                if value is not None:
+                    setattr(self, name, value)
+        if not self.finish_reasons and other.finish_reasons:
+            self.finish_reasons = list(other.finish_reasons)
+        self.failed = self.failed or other.failed
+        for key, value in other.dimensions.items():
+            self.dimensions.setdefault(key, value)
+
+
+_MERGEABLE = tuple(
+    name
+    for name in LLMCall.__slots__  # type: ignore[attr-defined]
+    if name not in ("dialect", "finish_reasons", "failed", "dimensions")
+)

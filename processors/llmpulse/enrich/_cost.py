@@ -1,0 +1,123 @@
+"""Price LLM calls from a dated price table (shipped, or the user's own file).
+
+The cost is computed from the canonical (cache-inclusive) token counts:
+``(input − cache_read − cache_write)·input + cache_read·cache_read + cache_write·cache_write +
+(output − reasoning)·output + reasoning·reasoning``. A model missing from the table is
+*unpriced*: counted as such, never priced at 0. If the library reported a cost itself, that is
+used for an unpriced model and marked ``reported`` in the price version.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmpulse.call import LLMCall
+
+_PREFIXES = re.compile(
+    r"^(?:models/|openai/|anthropic/|google/|gemini/|vertex_ai/|bedrock/|dashscope/|deepseek/|mistral/|"
+    r"(?:us|eu|apac|global)\.anthropic\.|anthropic\.)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    reasoning: float
+
+
+class PriceTable:
+    """Model → per-token prices, with prefix matching for dated model ids.
+
+    >>> table = PriceTable.load()
+    >>> table.lookup("gpt-4o-mini-2024-07-18") is not None
+    True
+    """
+
+    def __init__(self, version: str, prices: dict[str, Price]) -> None:
+        self.version = version
+        self._prices = prices
+        self._by_length = sorted(prices, key=len, reverse=True)
+        self._cache: dict[str, Price | None] = {}
+
+    @classmethod
+    def load(cls, override: Path | None = None) -> PriceTable:
+        shipped = yaml.safe_load(resources.files("llmpulse.enrich").joinpath("prices.yaml").read_text())
+        version = str(shipped["version"])
+        prices = {k.lower(): _price(k, v) for k, v in shipped["models"].items()}
+        if override is not None:
+            extra = yaml.safe_load(override.read_text()) or {}
+            prices.update({k.lower(): _price(k, v) for k, v in (extra.get("models") or {}).items()})
+            version = f"{extra.get('version', override.name)}+{version}"
+        return cls(version, prices)
+
+    def lookup(self, model: str) -> Price | None:
+        key = model.lower()
+        if key in self._cache:
+            return self._cache[key]
+        name = _PREFIXES.sub("", key)
+        found = self._prices.get(name)
+        if found is None:
+            for candidate in self._by_length:
+                if name.startswith(candidate) and (
+                    len(name) == len(candidate) or name[len(candidate)] in "-:@."
+                ):
+                    found = self._prices[candidate]
+                    break
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def price(self, call: LLMCall) -> None:
+        """Set ``cost_usd`` and ``price_version`` on ``call`` when its usage is known."""
+        if call.input_tokens is None and call.output_tokens is None:
+            return
+        price = None
+        for model in (call.response_model, call.request_model):
+            if model:
+                price = self.lookup(model)
+                if price is not None:
+                    break
+        if price is None:
+            if call.reported_cost_usd is not None:
+                call.cost_usd = call.reported_cost_usd
+                call.price_version = f"reported:{call.dialect}"
+            return
+        inp = call.input_tokens or 0
+        out = call.output_tokens or 0
+        cache_read = min(call.cache_read_tokens or 0, inp)
+        cache_write = min(call.cache_write_tokens or 0, inp - cache_read)
+        reasoning = min(call.reasoning_tokens or 0, out)
+        cost = (
+            (inp - cache_read - cache_write) * price.input
+            + cache_read * price.cache_read
+            + cache_write * price.cache_write
+            + (out - reasoning) * price.output
+            + reasoning * price.reasoning
+        )
+        call.cost_usd = cost
+        call.price_version = self.version
+
+
+def _price(model: str, entry: Any) -> Price:
+    if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
+        raise ValueError(f"price for {model!r} needs at least `input` and `output` (USD per 1M tokens)")
+    per = 1e-6
+    inp = float(entry["input"]) * per
+    out = float(entry["output"]) * per
+    return Price(
+        input=inp,
+        output=out,
+        cache_read=float(entry.get("cache_read", entry["input"])) * per,
+        cache_write=float(entry.get("cache_write", entry["input"])) * per,
+        reasoning=float(entry.get("reasoning", entry["output"])) * per,
+    )

@@ -1,0 +1,44 @@
+"""Extra metric dimensions (tenant, namespace, hashed API key) read from resource/span attributes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmpulse.config import DimensionConfig
+from llmpulse.normalise._values import as_str
+
+
+class DimensionReader:
+    """Reads the configured dimensions; hashed ones never store the raw value anywhere."""
+
+    def __init__(self, dimensions: Sequence[DimensionConfig], salt: str = "") -> None:
+        self._salt = salt.encode()
+        self._plan: list[tuple[str, list[tuple[str, str]], bool]] = []
+        for dim in dimensions:
+            sources: list[tuple[str, str]] = []
+            for source in dim.sources:
+                if source.startswith("resource."):
+                    sources.append(("resource", source[len("resource.") :]))
+                elif source.startswith("span."):
+                    sources.append(("span", source[len("span.") :]))
+                else:
+                    sources.extend((("span", source), ("resource", source)))
+            self._plan.append((dim.name, sources, dim.hash))
+
+    def read(self, resource: Mapping[str, Any], span: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, sources, hashed in self._plan:
+            for where, key in sources:
+                raw = (resource if where == "resource" else span).get(key)
+                value = as_str(raw)
+                if value is None:
+                    continue
+                out[name] = self.hash(value) if hashed else value
+                break
+        return out
+
+    def hash(self, value: str) -> str:
+        token = value.split()[-1] if value.lower().startswith("bearer ") else value
+        return hashlib.sha256(self._salt + token.encode()).hexdigest()[:16]

@@ -1,0 +1,135 @@
+"""Redaction: prompt/completion content and credentials never leave llmpulse by default.
+
+Content comes in every dialect's form: semconv message attributes and events, OpenLLMetry's
+indexed ``gen_ai.prompt.N.*``, OpenInference ``input.value``/``llm.input_messages.*``, Vercel
+``ai.prompt*``/``ai.response.text``, Langfuse ``langfuse.observation.input``, Logfire
+``request_data``. ``drop`` removes them (default), ``truncate`` keeps the first N characters,
+``keep`` leaves them. Credentials (authorization headers, API keys, cookies) are always
+replaced, whatever the content mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import MutableSequence
+from typing import Literal
+
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+ContentMode = Literal["drop", "truncate", "keep"]
+REDACTED = "[REDACTED]"
+
+CONTENT_KEYS = frozenset(
+    {
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "input.value",
+        "output.value",
+        "ai.prompt",
+        "ai.prompt.messages",
+        "ai.response.text",
+        "ai.response.toolCalls",
+        "ai.response.object",
+        "ai.response.reasoning",
+        "ai.toolCall.args",
+        "ai.toolCall.result",
+        "ai.value",
+        "ai.values",
+        "langfuse.observation.input",
+        "langfuse.observation.output",
+        "langfuse.trace.input",
+        "langfuse.trace.output",
+        "traceloop.entity.input",
+        "traceloop.entity.output",
+        "request_data",
+        "response_data",
+        "gen_ai.event.content",
+        "llm.prompt_template.variables",
+        "question",
+        "answer",
+    }
+)
+CONTENT_PREFIXES = (
+    "gen_ai.prompt.",
+    "gen_ai.completion.",
+    "gen_ai.content.",
+    "llm.input_messages.",
+    "llm.output_messages.",
+    "llm.prompts.",
+    "llm.choices.",
+    "embedding.embeddings.",
+    "langfuse.observation.metadata.input",
+)
+#: Events that exist only to carry content; dropped whole in ``drop`` mode.
+CONTENT_EVENTS = frozenset(
+    {
+        "gen_ai.content.prompt",
+        "gen_ai.content.completion",
+        "gen_ai.system.message",
+        "gen_ai.user.message",
+        "gen_ai.assistant.message",
+        "gen_ai.tool.message",
+        "gen_ai.choice",
+        "gen_ai.client.inference.operation.details",
+    }
+)
+
+_CREDENTIAL_KEY = re.compile(
+    r"authorization|api[-_.]?key|apikey|x-goog-api-key|cookie|password|passwd|secret|"
+    r"access[-_.]?token|refresh[-_.]?token|session[-_.]?token|bearer|credential",
+    re.IGNORECASE,
+)
+_CREDENTIAL_VALUE = re.compile(r"(Bearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-9_-]{16,})")
+
+#: keys ending like a count or a hash are not credentials (``api_key_hash`` is our own dimension)
+_NOT_CREDENTIAL = re.compile(r"(_hash|\.hash|_tokens|\.count)$")
+
+
+def is_content_key(key: str) -> bool:
+    return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
+
+
+def is_credential_key(key: str) -> bool:
+    return bool(_CREDENTIAL_KEY.search(key)) and not _NOT_CREDENTIAL.search(key)
+
+
+def scrub_credential_values(attributes: MutableSequence[KeyValue]) -> int:
+    """Mask bearer tokens and API keys inside string values (e.g. a logged request header)."""
+    count = 0
+    for kv in attributes:
+        if kv.value.WhichOneof("value") == "string_value" and _CREDENTIAL_VALUE.search(kv.value.string_value):
+            kv.value.string_value = _CREDENTIAL_VALUE.sub(REDACTED, kv.value.string_value)
+            count += 1
+    return count
+
+
+def redact_attributes(attributes: MutableSequence[KeyValue], mode: ContentMode, truncate_chars: int) -> int:
+    """Apply the content policy and credential scrubbing in place; returns how many keys changed."""
+    changed = 0
+    keep: list[KeyValue] = []
+    for kv in attributes:
+        key = kv.key
+        if is_credential_key(key):
+            kv.value.Clear()
+            kv.value.string_value = REDACTED
+            changed += 1
+        elif mode != "keep" and is_content_key(key):
+            changed += 1
+            if mode == "drop":
+                continue
+            if kv.value.WhichOneof("value") == "string_value":
+                text = kv.value.string_value
+                if len(text) > truncate_chars:
+                    kv.value.string_value = text[:truncate_chars] + "…"
+            else:
+                kv.value.Clear()
+                kv.value.string_value = REDACTED
+        keep.append(kv)
+    if changed and mode == "drop":
+        kept = [KeyValue(key=kv.key, value=kv.value) for kv in keep]
+        del attributes[:]
+        attributes.extend(kept)
+    return changed

@@ -1,0 +1,215 @@
+"""Count each LLM call once when several spans describe it.
+
+Three shapes of duplicate (reference §14.10):
+- nesting: a framework span and the SDK span inside it (LangChain + OpenAI, an OpenInference
+  span around the Anthropic SDK's own span). The innermost call span is counted, unless it is a
+  model server's span under an app's client span, where the client's view is kept.
+- siblings: the Anthropic SDK's own span beside an instrumentor's span of the same call, each in
+  its own trace. Paired by resource, model and overlapping time; the SDK span is counted.
+- batches: the partner may arrive in a later export. Recently counted calls and the ancestors
+  of counted calls are remembered (bounded, time-limited) so the late span is not counted again.
+The kept record takes every field it lacks from the duplicate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from llmpulse.call import LLMCall
+from llmpulse.dialects import Dialect
+
+SpanKey = tuple[bytes, bytes]
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A recognised call and where it sits, before deciding whether it is counted."""
+
+    call: LLMCall
+    dialect: Dialect
+    resource_key: tuple[str, ...]
+    trace_id: bytes
+    span_id: bytes
+    parent_id: bytes
+    start_ns: int
+    end_ns: int
+    duplicate_of: bytes | None = None
+    duplicate_reason: str | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> bool:
+        return self.duplicate_of is None
+
+
+@dataclass(slots=True)
+class _Recent:
+    resource_key: tuple[str, ...]
+    model: str | None
+    start_ns: int
+    end_ns: int
+    native: bool
+    span_id: bytes
+    seen: float
+    paired: bool = False
+
+
+def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+    shortest = min(a_end - a_start, b_end - b_start)
+    overlap = min(a_end, b_end) - max(a_start, b_start)
+    return overlap > 0 and overlap >= 0.5 * shortest
+
+
+def _models_match(a: LLMCall | None, model_a: str | None, model_b: str | None) -> bool:
+    return model_a is None or model_b is None or model_a == model_b
+
+
+class Deduplicator:
+    """Marks duplicate candidates in place; keeps bounded memory of recent calls across batches."""
+
+    def __init__(
+        self, window_s: float = 60.0, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._window = window_s
+        self._max = max_entries
+        self._clock = clock
+        self._covered: OrderedDict[SpanKey, bytes] = OrderedDict()
+        self._recent: dict[tuple[str, ...], deque[_Recent]] = {}
+        self._recent_size = 0
+
+    def resolve(
+        self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
+    ) -> None:
+        """Decide which candidates are counted. ``parents_of`` maps span → parent for given traces."""
+        if not candidates:
+            return
+        now = self._clock()
+        self._nesting(candidates, parents_of)
+        self._siblings([c for c in candidates if c.counted])
+        self._across_batches([c for c in candidates if c.counted], now)
+
+    # -- nesting ---------------------------------------------------------------------------
+    def _nesting(
+        self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
+    ) -> None:
+        for cand in candidates:
+            child_of = self._covered.get((cand.trace_id, cand.span_id))
+            if child_of is not None and not cand.dialect.server_side:
+                _mark(cand, child_of, "nested")
+        by_trace: dict[bytes, list[Candidate]] = {}
+        for cand in candidates:
+            by_trace.setdefault(cand.trace_id, []).append(cand)
+        shared = {trace for trace, group in by_trace.items() if len(group) > 1}
+        parents = parents_of(shared) if shared else {}
+        index = {(c.trace_id, c.span_id): c for c in candidates}
+        for cand in candidates:
+            if not cand.counted:
+                continue
+            chain = []
+            key: SpanKey = (cand.trace_id, cand.parent_id)
+            seen = 0
+            while key[1] and seen < 64:
+                chain.append(key)
+                upper = index.get(key)
+                if upper is not None and upper.counted:
+                    keep, drop = (
+                        (upper, cand)
+                        if cand.dialect.server_side and not upper.dialect.server_side
+                        else (cand, upper)
+                    )
+                    _mark(drop, keep.span_id, "nested")
+                    keep.call.fill_gaps_from(drop.call)
+                    if drop is cand:
+                        break
+                key = (cand.trace_id, parents.get(key, b""))
+                seen += 1
+            if cand.counted and not cand.dialect.server_side:
+                for ancestor in chain:
+                    self._remember_covered(ancestor, cand.span_id)
+
+    def _remember_covered(self, key: SpanKey, child: bytes) -> None:
+        self._covered[key] = child
+        self._covered.move_to_end(key)
+        while len(self._covered) > self._max:
+            self._covered.popitem(last=False)
+
+    # -- siblings in one batch ---------------------------------------------------------------
+    def _siblings(self, counted: list[Candidate]) -> None:
+        natives = [c for c in counted if c.dialect.sdk_native]
+        if not natives:
+            return
+        others = [c for c in counted if not c.dialect.sdk_native]
+        for native in natives:
+            best: Candidate | None = None
+            for other in others:
+                if (
+                    other.counted
+                    and other.resource_key == native.resource_key
+                    and _models_match(None, other.call.request_model, native.call.request_model)
+                    and _overlaps(native.start_ns, native.end_ns, other.start_ns, other.end_ns)
+                    and (
+                        best is None
+                        or abs(other.start_ns - native.start_ns) < abs(best.start_ns - native.start_ns)
+                    )
+                ):
+                    best = other
+            if best is not None:
+                _mark(best, native.span_id, "sdk_sibling")
+                native.call.fill_gaps_from(best.call)
+
+    # -- partners in earlier batches ----------------------------------------------------------
+    def _across_batches(self, counted: Iterable[Candidate], now: float) -> None:
+        for cand in counted:
+            native = cand.dialect.sdk_native
+            recent = self._recent.get(cand.resource_key)
+            if recent:
+                while recent and now - recent[0].seen > self._window:
+                    recent.popleft()
+                    self._recent_size -= 1
+                for scanned, entry in enumerate(reversed(recent)):
+                    if scanned >= 512:
+                        break
+                    if (
+                        not entry.paired
+                        and entry.native != native
+                        and _models_match(None, entry.model, cand.call.request_model)
+                        and _overlaps(entry.start_ns, entry.end_ns, cand.start_ns, cand.end_ns)
+                    ):
+                        entry.paired = True
+                        _mark(cand, entry.span_id, "sdk_sibling")
+                        break
+            if not cand.counted:
+                continue
+            queue = self._recent.setdefault(cand.resource_key, deque())
+            queue.append(
+                _Recent(
+                    cand.resource_key,
+                    cand.call.request_model,
+                    cand.start_ns,
+                    cand.end_ns,
+                    native,
+                    cand.span_id,
+                    now,
+                )
+            )
+            self._recent_size += 1
+            if self._recent_size > self._max:
+                self._evict()
+
+    def _evict(self) -> None:
+        for key in list(self._recent):
+            queue = self._recent[key]
+            while queue and self._recent_size > self._max // 2:
+                queue.popleft()
+                self._recent_size -= 1
+            if not queue:
+                del self._recent[key]
+
+
+def _mark(cand: Candidate, kept: bytes, reason: str) -> None:
+    if cand.duplicate_of is None:
+        cand.duplicate_of = kept
+        cand.duplicate_reason = reason

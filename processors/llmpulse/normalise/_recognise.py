@@ -1,0 +1,262 @@
+"""Recognise LLM calls in spans and normalise them with the dialect tables.
+
+The engine is table-driven: which dialect a span speaks comes from its scope or marker
+attributes; every field is read from the first source of the dialect's table that holds a
+usable value. The quirks (exclusive input tokens, TTFT only on streams) are flags of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from llmpulse.call import INFERENCE_OPERATIONS, LLMCall
+from llmpulse.dialects import DIALECTS, Dialect
+from llmpulse.normalise._names import host_of, operation_name, provider_name
+from llmpulse.normalise._values import as_bool, as_float, as_int, as_str, as_str_list
+from llmpulse.otlp import attrs_to_dict
+
+
+def _float(raw: Any, scale: float) -> float | None:
+    return as_float(raw, scale)
+
+
+def _int(raw: Any, scale: float) -> int | None:
+    return as_int(raw)
+
+
+def _bool(raw: Any, scale: float) -> bool | None:
+    return as_bool(raw)
+
+
+def _str(raw: Any, scale: float) -> str | None:
+    return as_str(raw)
+
+
+def _strs(raw: Any, scale: float) -> list[str] | None:
+    return as_str_list(raw) or None
+
+
+_PARSERS: dict[str, Callable[[Any, float], Any]] = {
+    "operation": _str,
+    "provider": _str,
+    "request_model": _str,
+    "response_model": _str,
+    "input_tokens": _int,
+    "output_tokens": _int,
+    "cache_read_tokens": _int,
+    "cache_write_tokens": _int,
+    "reasoning_tokens": _int,
+    "streaming": _bool,
+    "ttft_s": _float,
+    "duration_s": _float,
+    "finish_reasons": _strs,
+    "error_type": _str,
+    "error_code": _str,
+    "error_message": _str,
+    "failed": _bool,
+    "http_status": _int,
+    "server_address": _str,
+    "response_id": _str,
+    "reported_cost_usd": _float,
+}
+
+
+@dataclass(slots=True)
+class SpanView:
+    """A span's attributes flattened once, with the facts dialect sources read."""
+
+    span: Span
+    attrs: Mapping[str, Any]
+    scope: str
+    name: str = ""
+    start_ns: int = 0
+
+    def event_offset_s(self, names: frozenset[str]) -> float | None:
+        for event in self.span.events:
+            if event.name in names:
+                offset = (event.time_unix_nano - self.start_ns) / 1e9
+                return offset if offset >= 0 else None
+        return None
+
+
+@dataclass(slots=True)
+class ErrorEvidence:
+    """Everything that may say a call failed and why, for the error classifier."""
+
+    failed: bool = False
+    http_status: int | None = None
+    texts: list[str] = field(default_factory=list)
+    raw: str | None = None
+
+
+class Recogniser:
+    """Tells which dialect a span speaks and turns its LLM calls into ``LLMCall`` records."""
+
+    def __init__(self, dialects: tuple[Dialect, ...] = DIALECTS) -> None:
+        self._dialects = dialects
+        self._scope_cache: dict[str, Dialect | None] = {}
+
+    def scope_dialect(self, scope: str) -> Dialect | None:
+        """The dialect an instrumentation scope belongs to, if its name says so (cached)."""
+        try:
+            return self._scope_cache[scope]
+        except KeyError:
+            pass
+        found = next((d for d in self._dialects if scope and scope.startswith(d.scopes)), None)
+        if len(self._scope_cache) > 4096:
+            self._scope_cache.clear()
+        self._scope_cache[scope] = found
+        return found
+
+    def dialect_for(self, view: SpanView, scope_dialect: Dialect | None) -> Dialect | None:
+        if scope_dialect is not None:
+            return scope_dialect
+        attrs = view.attrs
+        for dialect in self._dialects:
+            if any(key in attrs for key in dialect.markers):
+                return dialect
+            if dialect.detect is not None and dialect.detect(view):
+                return dialect
+        return None
+
+    def recognise(
+        self, span: Span, scope: str, scope_dialect: Dialect | None
+    ) -> tuple[LLMCall, Dialect, SpanView, ErrorEvidence] | None:
+        """The call a span describes, or ``None`` when it is not an LLM call."""
+        view = SpanView(span, attrs_to_dict(span.attributes), scope, span.name, span.start_time_unix_nano)
+        dialect = self.dialect_for(view, scope_dialect)
+        if dialect is None:
+            return None
+        if dialect.not_calls is not None and dialect.not_calls.search(view.name):
+            return None
+        if dialect.call_marker is not None:
+            key, accepted = dialect.call_marker
+            if key in view.attrs and view.attrs[key] not in accepted:
+                return None
+        values, implied_streaming = _read_fields(dialect, view)
+        call = _build_call(dialect, view, values, implied_streaming)
+        if call is None:
+            return None
+        return call, dialect, view, _error_evidence(span, values)
+
+
+def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool]:
+    values: dict[str, Any] = {}
+    implied_streaming = False
+    for name, sources in dialect.fields.items():
+        parse = _PARSERS[name]
+        for source in sources:
+            raw = source.read(view)
+            if raw is None:
+                continue
+            value = parse(raw, source.scale)
+            if value is None:
+                continue
+            values[name] = value
+            implied_streaming = implied_streaming or source.implies_streaming
+            break
+    return values, implied_streaming
+
+
+def _build_call(
+    dialect: Dialect, view: SpanView, values: dict[str, Any], implied_streaming: bool
+) -> LLMCall | None:
+    raw_op = values.get("operation")
+    operation = operation_name(raw_op, dict(dialect.operation_aliases)) if raw_op else None
+    tokens_known = any(k in values for k in ("input_tokens", "output_tokens"))
+    model_known = "request_model" in values or "response_model" in values
+    if operation is None:
+        if not (tokens_known and model_known):
+            return None
+    elif operation not in INFERENCE_OPERATIONS:
+        return None
+
+    raw_provider = values.get("provider")
+    provider = provider_name(raw_provider, dict(dialect.provider_aliases)) if raw_provider else None
+
+    input_tokens = values.get("input_tokens")
+    cache_read = values.get("cache_read_tokens")
+    cache_write = values.get("cache_write_tokens")
+    if (
+        input_tokens is not None
+        and provider in dialect.exclusive_input_providers
+        and not any(k in view.attrs for k in dialect.inclusive_markers)
+    ):
+        input_tokens += (cache_read or 0) + (cache_write or 0)
+
+    span = view.span
+    duration = values.get("duration_s")
+    if duration is None and span.end_time_unix_nano >= span.start_time_unix_nano > 0:
+        duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+
+    streaming = values.get("streaming")
+    if streaming is None and implied_streaming:
+        streaming = True
+    ttft = values.get("ttft_s")
+    if ttft is not None and (
+        (dialect.ttft_requires_streaming and streaming is not True)
+        or (duration is not None and ttft > duration + 0.001)
+    ):
+        ttft = None
+
+    http_status = values.get("http_status")
+    if http_status is not None and not 100 <= http_status <= 599:
+        http_status = None
+    server = values.get("server_address")
+
+    return LLMCall(
+        dialect=dialect.name,
+        operation=operation,
+        provider=provider,
+        request_model=values.get("request_model"),
+        response_model=values.get("response_model"),
+        input_tokens=input_tokens,
+        output_tokens=values.get("output_tokens"),
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=values.get("reasoning_tokens"),
+        streaming=streaming,
+        ttft_s=ttft,
+        duration_s=duration,
+        finish_reasons=values.get("finish_reasons") or [],
+        http_status=http_status,
+        server_address=host_of(server) if server else None,
+        response_id=values.get("response_id"),
+        reported_cost_usd=values.get("reported_cost_usd"),
+    )
+
+
+def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
+    evidence = ErrorEvidence(http_status=values.get("http_status"))
+    if span.status.code == Status.STATUS_CODE_ERROR:
+        evidence.failed = True
+        if span.status.message:
+            evidence.texts.append(span.status.message[:2000])
+    if values.get("failed"):
+        evidence.failed = True
+    for key in ("error_type", "error_code", "error_message"):
+        text = values.get(key)
+        if text:
+            evidence.failed = True
+            evidence.texts.append(text)
+            evidence.raw = evidence.raw or text
+    for event in span.events:
+        if event.name != "exception":
+            continue
+        evidence.failed = True
+        for kv in event.attributes:
+            if kv.key in ("exception.type", "exception.message"):
+                text = kv.value.string_value[:2000]
+                if text:
+                    evidence.texts.append(text)
+                    if kv.key == "exception.type" and evidence.raw is None:
+                        evidence.raw = text
+    if evidence.http_status is not None and evidence.http_status >= 400:
+        evidence.failed = True
+    if evidence.raw is None and evidence.texts:
+        evidence.raw = evidence.texts[0]
+    return evidence

@@ -1,0 +1,27 @@
+"""OTLP plumbing shared by every stage: decoding requests and reading/writing attributes."""
+
+from llmpulse.otlp._anyvalue import attrs_to_dict, set_attributes, to_py
+from llmpulse.otlp._codec import (
+    SIGNALS,
+    DecodeError,
+    Signal,
+    decode_json,
+    decode_protobuf,
+    gunzip,
+    new_request,
+    request_to_json,
+)
+
+__all__ = [
+    "SIGNALS",
+    "DecodeError",
+    "Signal",
+    "attrs_to_dict",
+    "decode_json",
+    "decode_protobuf",
+    "gunzip",
+    "new_request",
+    "request_to_json",
+    "set_attributes",
+    "to_py",
+]

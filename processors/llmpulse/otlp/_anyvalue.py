@@ -1,0 +1,88 @@
+"""Conversions between OTLP ``AnyValue``/``KeyValue`` and plain Python values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableSequence
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+
+def to_py(value: AnyValue) -> Any:
+    """Return the Python value held by an ``AnyValue`` (lists and maps converted recursively)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        return value.double_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "array_value":
+        return [to_py(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: to_py(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value
+    return None
+
+
+def attrs_to_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
+    """Flatten repeated ``KeyValue`` into a dict; a repeated key keeps its last value, as SDKs do."""
+    return {kv.key: to_py(kv.value) for kv in attributes}
+
+
+def _assign(target: AnyValue, value: Any) -> None:
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, bytes):
+        target.bytes_value = value
+    elif isinstance(value, (list, tuple)):
+        array = target.array_value
+        del array.values[:]
+        for item in value:
+            _assign(array.values.add(), item)
+    elif isinstance(value, Mapping):
+        kvlist = target.kvlist_value
+        del kvlist.values[:]
+        for key, item in value.items():
+            kv = kvlist.values.add()
+            kv.key = str(key)
+            _assign(kv.value, item)
+    else:
+        target.string_value = str(value)
+
+
+def set_attributes(
+    attributes: MutableSequence[KeyValue], values: Mapping[str, Any], *, keep_original: bool = False
+) -> None:
+    """Upsert ``values`` into ``attributes`` in place.
+
+    With ``keep_original``, a key whose existing value differs is first copied to
+    ``llmpulse.original.<key>`` so that normalisation never loses what the app sent.
+    """
+    index = {kv.key: i for i, kv in enumerate(attributes)}
+    for key, value in values.items():
+        pos = index.get(key)
+        if pos is None:
+            kv = attributes.add()  # type: ignore[attr-defined]
+            kv.key = key
+            _assign(kv.value, value)
+            index[key] = len(attributes) - 1
+            continue
+        current = attributes[pos]
+        if keep_original:
+            old = to_py(current.value)
+            if old != value and not (isinstance(old, list) and list(old) == list(value)):
+                backup = attributes.add()  # type: ignore[attr-defined]
+                backup.key = "llmpulse.original." + key
+                backup.value.CopyFrom(current.value)
+        current.value.Clear()
+        _assign(current.value, value)

@@ -1,0 +1,309 @@
+"""The processing pipeline: decoded OTLP requests in, canonical calls to span metrics, enriched
+requests to the exporters. Data flows one way:
+
+    receivers → recognise (dialects) → dedup → enrich (errors, cost, dimensions) → write-back
+              → redaction → span metrics → exporters (forwarding, …)
+
+Receivers call ``Pipeline.consume``; it never raises for bad records (they are counted and
+reported in ``partial_success``), only ``Backpressure`` when an exporter's queue is full, which
+receivers turn into the OTLP "retry later" responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from google.protobuf.message import Message
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from llmpulse.call import LLMCall
+from llmpulse.config import Config
+from llmpulse.enrich import (
+    CONTENT_EVENTS,
+    DimensionReader,
+    PriceTable,
+    apply_error_class,
+    is_content_key,
+    is_credential_key,
+    redact_attributes,
+    scrub_credential_values,
+    write_back,
+)
+from llmpulse.normalise import Deduplicator, Recogniser
+from llmpulse.normalise._dedup import Candidate, SpanKey
+from llmpulse.otlp import Signal, attrs_to_dict
+from llmpulse.selfmetrics import SelfMetrics
+from llmpulse.spanmetrics import SpanMetrics
+
+#: Attribute-key prefixes that make a span worth a closer look (any dialect's LLM names).
+LLM_KEY_PREFIXES = (
+    "gen_ai.",
+    "llm.",
+    "ai.",
+    "openinference.",
+    "langfuse.",
+    "langsmith.",
+    "embedding.",
+    "traceloop.",
+    "logfire.",
+    "spring.ai.",
+    "request_data",
+    "response_data",
+    "operation.cost",
+)
+_LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
+
+
+class Backpressure(Exception):
+    """An exporter cannot take more now; the client should retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Exporter(Protocol):
+    """A sink after the pipeline (OTLP forwarding, debug). ``admit`` runs before any processing
+    so that a refused request has had no effect (the client's retry must not double count)."""
+
+    name: str
+
+    def admit(self, signal: Signal, size: int) -> None: ...
+
+    def export(self, signal: Signal, request: Message) -> None: ...
+
+
+class ResourceEnricher(Protocol):
+    """Adds resource attributes (e.g. Kubernetes metadata looked up from the sender's address)."""
+
+    def enrich(self, resource: Mapping[str, Any], peer: str | None) -> dict[str, str]: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a receiver reports back: OTLP ``partial_success``."""
+
+    accepted: int = 0
+    rejected: int = 0
+    message: str = ""
+
+
+class Pipeline:
+    """Owns the stages and runs one request through them, synchronously."""
+
+    def __init__(
+        self,
+        config: Config,
+        selfmetrics: SelfMetrics,
+        spanmetrics: SpanMetrics,
+        *,
+        prices: PriceTable | None = None,
+        exporters: Sequence[Exporter] = (),
+        resource_enrichers: Sequence[ResourceEnricher] = (),
+        recogniser: Recogniser | None = None,
+        deduplicator: Deduplicator | None = None,
+    ) -> None:
+        self.config = config
+        self.selfmetrics = selfmetrics
+        self.spanmetrics = spanmetrics
+        self.prices = prices or PriceTable.load(config.enrich.prices_file)
+        self.exporters = list(exporters)
+        self.resource_enrichers = list(resource_enrichers)
+        self.recogniser = recogniser or Recogniser()
+        self.dedup = deduplicator or Deduplicator(window_s=config.enrich.dedup_window_s)
+        self.dimensions = DimensionReader(config.metrics.dimensions, config.metrics.hash_salt)
+        self._content_mode = config.enrich.redaction.content
+        self._truncate = config.enrich.redaction.truncate_chars
+        self._key_flags: dict[str, int] = {}
+        self._received = {
+            s: {p: selfmetrics.received.labels(signal=s, protocol=p) for p in ("grpc", "http")}
+            for s in ("traces", "logs", "metrics")
+        }
+
+    # -- entry point -------------------------------------------------------------------------
+    def consume(
+        self, signal: Signal, request: Any, *, protocol: str, size: int, peer: str | None = None
+    ) -> Outcome:
+        for exporter in self.exporters:
+            exporter.admit(signal, size)
+        if signal == "traces":
+            outcome = self._traces(request, peer)
+        elif signal == "logs":
+            outcome = self._logs(request, peer)
+        else:
+            outcome = self._metrics(request)
+        self._received[signal][protocol if protocol in ("grpc", "http") else "http"].inc(outcome.accepted)
+        for exporter in self.exporters:
+            exporter.export(signal, request)
+        return outcome
+
+    # -- traces ------------------------------------------------------------------------------
+    def _flags(self, key: str) -> int:
+        flags = self._key_flags.get(key)
+        if flags is None:
+            flags = (
+                (_LLM if key.startswith(LLM_KEY_PREFIXES) else 0)
+                | (_CREDENTIAL if is_credential_key(key) else 0)
+                | (_CONTENT if is_content_key(key) else 0)
+            )
+            if len(self._key_flags) > 20_000:
+                self._key_flags.clear()
+            self._key_flags[key] = flags
+        return flags
+
+    def _traces(self, request: Any, peer: str | None) -> Outcome:
+        outcome = Outcome()
+        candidates: list[Candidate] = []
+        to_redact: list[Span] = []
+        invalid = 0
+        recogniser = self.recogniser
+        for rs in request.resource_spans:
+            resource = self._resource(rs.resource, peer)
+            service = resource.get("service.name")
+            service_name = service if isinstance(service, str) and service else None
+            resource_key = tuple(
+                str(resource.get(k, ""))
+                for k in ("service.name", "service.instance.id", "host.name", "k8s.pod.name")
+            )
+            for ss in rs.scope_spans:
+                scope = ss.scope.name
+                scope_dialect = recogniser.scope_dialect(scope)
+                bad: list[int] = []
+                for index, span in enumerate(ss.spans):
+                    if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                        bad.append(index)
+                        continue
+                    flags = 0
+                    for kv in span.attributes:
+                        flags |= self._flags(kv.key)
+                    if scope_dialect is None and not flags & _LLM:
+                        if flags & _CREDENTIAL:
+                            redact_attributes(span.attributes, "keep", self._truncate)
+                        continue
+                    to_redact.append(span)
+                    found = recogniser.recognise(span, scope, scope_dialect)
+                    if found is None:
+                        continue
+                    call, dialect, view, evidence = found
+                    call.service_name = service_name
+                    call.dimensions = self.dimensions.read(resource, view.attrs)
+                    apply_error_class(call, evidence.failed, evidence.texts, evidence.raw)
+                    candidates.append(
+                        Candidate(
+                            call,
+                            dialect,
+                            resource_key,
+                            span.trace_id,
+                            span.span_id,
+                            span.parent_span_id,
+                            span.start_time_unix_nano,
+                            span.end_time_unix_nano,
+                            extras={"span": span},
+                        )
+                    )
+                if bad:
+                    invalid += len(bad)
+                    for index in reversed(bad):
+                        del ss.spans[index]
+                outcome.accepted += len(ss.spans)
+
+        self.dedup.resolve(candidates, lambda traces: _parents(request, traces))
+        counted: list[LLMCall] = []
+        for cand in candidates:
+            span = cand.extras["span"]
+            assert isinstance(span, Span)
+            if cand.counted:
+                self.prices.price(cand.call)
+                counted.append(cand.call)
+                self.selfmetrics.calls_recognised.labels(dialect=cand.call.dialect).inc()
+            else:
+                self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
+            write_back(span.attributes, cand.call, cand.duplicate_of)
+        for span in to_redact:
+            self._redact_span(span)
+        self.spanmetrics.record(counted)
+        if invalid:
+            outcome.rejected = invalid
+            outcome.message = f"{invalid} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
+            self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(invalid)
+        return outcome
+
+    def _resource(self, resource: Any, peer: str | None) -> dict[str, Any]:
+        attrs = attrs_to_dict(resource.attributes)
+        for enricher in self.resource_enrichers:
+            extra = enricher.enrich(attrs, peer)
+            if extra:
+                from llmpulse.otlp import set_attributes
+
+                added = {k: v for k, v in extra.items() if k not in attrs}
+                set_attributes(resource.attributes, added)
+                attrs.update(added)
+        if any(self._flags(k) & _CREDENTIAL for k in attrs):
+            redact_attributes(resource.attributes, "keep", self._truncate)
+        return attrs
+
+    def _redact_span(self, span: Span) -> None:
+        changed = redact_attributes(span.attributes, self._content_mode, self._truncate)
+        changed += scrub_credential_values(span.attributes)
+        if span.events:
+            if self._content_mode == "drop":
+                kept = [e for e in span.events if e.name not in CONTENT_EVENTS]
+                if len(kept) != len(span.events):
+                    changed += len(span.events) - len(kept)
+                    copies = [type(e)() for e in kept]
+                    for copy, event in zip(copies, kept, strict=True):
+                        copy.CopyFrom(event)
+                    del span.events[:]
+                    span.events.extend(copies)
+            for event in span.events:
+                changed += redact_attributes(event.attributes, self._content_mode, self._truncate)
+        if changed and self._content_mode != "keep":
+            from llmpulse.otlp import set_attributes
+
+            set_attributes(span.attributes, {"llmpulse.content.redacted": True})
+
+    # -- logs and metrics (recognition of access logs comes with the log dialects) -----------
+    def _logs(self, request: Any, peer: str | None) -> Outcome:
+        outcome = Outcome()
+        for rl in request.resource_logs:
+            self._resource(rl.resource, peer)
+            for sl in rl.scope_logs:
+                for record in sl.log_records:
+                    flags = 0
+                    for kv in record.attributes:
+                        flags |= self._flags(kv.key)
+                    if flags & (_CREDENTIAL | _CONTENT):
+                        redact_attributes(record.attributes, self._content_mode, self._truncate)
+                    if (
+                        self._content_mode == "drop"
+                        and record.event_name in CONTENT_EVENTS
+                        and record.body.WhichOneof("value") is not None
+                    ):
+                        record.body.Clear()
+                outcome.accepted += len(sl.log_records)
+        return outcome
+
+    def _metrics(self, request: Any) -> Outcome:
+        outcome = Outcome()
+        for rm in request.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    kind = metric.WhichOneof("data")
+                    if kind is not None:
+                        outcome.accepted += len(getattr(metric, kind).data_points)
+        return outcome
+
+
+def _parents(request: Any, traces: set[bytes]) -> dict[SpanKey, bytes]:
+    parents: dict[SpanKey, bytes] = {}
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                if span.trace_id in traces:
+                    parents[(span.trace_id, span.span_id)] = span.parent_span_id
+    return parents
+
+
+Clock = Callable[[], float]

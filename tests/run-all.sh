@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine (apt + pip), then runs every test.
+# Extra arguments go to pytest, e.g. `bash tests/run-all.sh -k dialects`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+# The Debian packages start daemons where an init system exists; the tests start their own on free ports.
+$SUDO pkill -x prometheus 2>/dev/null || true
+$SUDO pkill -x prometheus-alertmanager 2>/dev/null || true
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test,kubernetes]'
+exec python3 -m pytest "$@"
