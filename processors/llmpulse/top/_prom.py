@@ -49,9 +49,10 @@ class PromQueries:
     def columns(self) -> dict[str, str]:
         calls = self._sum(self._rate(CALLS))
         failed = self._sum(self._rate(CALLS, 'error_type=~".+"'))
+        tokens = self._sum(self._rate(TOKENS, 'gen_ai_token_type=~"input|output"'))
         return {
             "rpm": f"{calls} * 60",
-            "tpm": f"{self._sum(self._rate(TOKENS, 'gen_ai_token_type=~"input|output"'))} * 60",
+            "tpm": f"{tokens} * 60",
             "p95_duration_s": f"histogram_quantile(0.95, {self._sum(self._rate(DURATION), 'le')})",
             "p95_ttft_s": f"histogram_quantile(0.95, {self._sum(self._rate(TTFT), 'le')})",
             "failure_ratio": f"({failed} or 0 * {calls}) / {calls}",
