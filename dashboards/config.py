@@ -44,6 +44,9 @@ class Config:
     #: Optional tenant dimensions configured in llmpulse (``tenant``, ``k8s_namespace_name``).
     tenant_label: str = "tenant"
     namespace_label: str = "k8s_namespace_name"
+    #: Window of the alerts/ recording rules the trend panels read (``llm:…:rate5m``); must be
+    #: one of the windows alerts/config.yaml records.
+    rules_window: str = "5m"
     thresholds: Thresholds = Thresholds()
     refresh: str = "30s"
     time_from: str = "now-6h"

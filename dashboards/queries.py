@@ -5,8 +5,12 @@ metric rename is a one-line change here. Conventions:
 
 * GenAI series are summed ``by`` the labels a panel shows, which also folds away the
   ``llmpulse_instance`` label each replica adds (DESIGN.md), so replicas add up.
-* ``RATE`` windows draw trends; ``RANGE`` windows make the stat panels mean "over the
-  dashboard's time range" (what was spent, how many calls failed), not a noisy last point.
+* Trend panels (``RATE``) read the ``alerts/`` recording rules (``llm:<metric>:rate5m``, replicas
+  already summed away) where one records that rate, so Grafana does not recompute it from raw
+  buckets on every refresh; other trends use ``rate(...[$__rate_interval])``.
+* ``RANGE`` windows make the stat panels and tables mean "over the dashboard's time range"
+  (what was spent, how many calls failed), computed from the raw counters: no recording rule
+  can hold an increase over an arbitrary range.
 * Ratios keep a 0 instead of "No data" where nothing failed, so a healthy model still shows up.
 """
 
@@ -34,6 +38,21 @@ BILLED_TOKEN_TYPES = "input|output"
 
 #: Canonical error classes a provider uses to push back (DESIGN.md); used by the throttling panels.
 THROTTLE_CLASSES = "rate_limit|quota_exceeded"
+
+
+def recorded_rates(config: Config = CONFIG) -> dict[str, str]:
+    """Raw series -> the recording rule in alerts/ holding its per-second rate (``sum without``
+    the replica label, every other label kept, so dashboard filters still apply)."""
+    w = config.rules_window
+    return {
+        CALLS: f"llm:{CALLS}:rate{w}",
+        TOKENS: f"llm:gen_ai_client_tokens:rate{w}",
+        COST: f"llm:gen_ai_client_cost_usd:rate{w}",
+        UNPRICED: f"llm:gen_ai_client_unpriced_operations:rate{w}",
+        DURATION + "_bucket": f"llm:{DURATION}_bucket:rate{w}",
+        TTFT + "_bucket": f"llm:{TTFT}_bucket:rate{w}",
+    }
+
 
 MODEL = "gen_ai_request_model"
 PROVIDER = "gen_ai_provider_name"
@@ -63,6 +82,10 @@ def _zero_if_absent(expr: str, like: str) -> str:
 
 
 def _agg(fn: str, metric: str, by: Sequence[str], window: str, *matchers: str) -> str:
+    """``sum by (by) (fn(metric{filters, matchers}[window]))``, or the recorded rate for trends."""
+    rule = recorded_rates().get(metric) if fn == "rate" and window == RATE else None
+    if rule is not None:
+        return sum_by(by, f"{rule}{sel(*matchers)}")
     return sum_by(by, f"{fn}({metric}{sel(*matchers)}[{window}])")
 
 

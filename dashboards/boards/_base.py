@@ -24,7 +24,10 @@ def dashboard(
     d = (
         Dashboard(title)
         .uid(uid_for(file_name))
-        .description(description)
+        .description(
+            f"{description} Trend panels show {CONFIG.rules_window} rates from the alerts/ recording "
+            "rules; the top row and the tables cover the selected time range."
+        )
         .tags(list(CONFIG.tags))
         .refresh(CONFIG.refresh)
         .time(CONFIG.time_from, "now")
