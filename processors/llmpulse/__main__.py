@@ -1,0 +1,3 @@
+from llmpulse.cli import main
+
+raise SystemExit(main())

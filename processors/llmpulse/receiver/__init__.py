@@ -1,0 +1,7 @@
+"""OTLP receivers (gRPC and HTTP) in front of the pipeline."""
+
+from llmpulse.receiver._common import TokenCheck
+from llmpulse.receiver._grpc import GRPCReceiver
+from llmpulse.receiver._http import HTTPReceiver
+
+__all__ = ["GRPCReceiver", "HTTPReceiver", "TokenCheck"]

@@ -1,0 +1,117 @@
+"""OTLP/gRPC receiver: TraceService, LogsService and MetricsService ``Export``.
+
+Requests are taken as raw bytes (no generated deserializer) so a malformed body is answered with
+INVALID_ARGUMENT and a message saying what is wrong, and counted, instead of grpc's generic error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from llmpulse.config import GRPCReceiverConfig
+from llmpulse.otlp import DecodeError, Signal, decode_protobuf
+from llmpulse.pipeline import Backpressure, Pipeline
+from llmpulse.receiver._common import TokenCheck, export_response, rpc_status
+from llmpulse.selfmetrics import SelfMetrics
+
+log = logging.getLogger("llmpulse.receiver.grpc")
+
+_METHODS: dict[str, Signal] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export": "traces",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": "logs",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": "metrics",
+}
+
+
+def _tls_credentials(config: GRPCReceiverConfig) -> grpc.ServerCredentials | None:
+    tls = config.tls
+    if tls is None:
+        return None
+    ca = tls.client_ca_file.read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+class GRPCReceiver:
+    """Serves the three OTLP Export RPCs on one port and hands requests to the pipeline."""
+
+    def __init__(
+        self, config: GRPCReceiverConfig, pipeline: Pipeline, selfmetrics: SelfMetrics, tokens: TokenCheck
+    ) -> None:
+        self._config = config
+        self._pipeline = pipeline
+        self._self = selfmetrics
+        self._tokens = tokens
+        self._server: aio.Server | None = None
+        self.port: int | None = None
+
+    async def start(self, *, reuse_port: bool = False) -> None:
+        limit = self._config.max_recv_msg_size_mib * 1024 * 1024
+        server = aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ]
+        )
+        generic = [
+            grpc.method_handlers_generic_handler(
+                path.split("/")[1],
+                {"Export": grpc.unary_unary_rpc_method_handler(self._handler(signal))},
+            )
+            for path, signal in _METHODS.items()
+        ]
+        server.add_generic_rpc_handlers(generic)
+        credentials = _tls_credentials(self._config)
+        endpoint = self._config.endpoint
+        if credentials is None:
+            self.port = server.add_insecure_port(endpoint)
+        else:
+            self.port = server.add_secure_port(endpoint, credentials)
+        await server.start()
+        self._server = server
+        log.info("OTLP/gRPC receiver listening on %s%s", endpoint, " (TLS)" if credentials else "")
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        if self._server is not None:
+            await self._server.stop(grace_s)
+            self._server = None
+
+    def _handler(self, signal: Signal) -> Any:
+        async def export(body: bytes, context: aio.ServicerContext) -> bytes:
+            metadata = dict(context.invocation_metadata() or ())
+            if not self._tokens.allows(metadata.get("authorization")):
+                self._self.refused_requests.labels(
+                    signal=signal, protocol="grpc", reason="unauthenticated"
+                ).inc()
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+            try:
+                request = decode_protobuf(signal, body)
+            except DecodeError as exc:
+                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="malformed").inc()
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            try:
+                outcome = self._pipeline.consume(
+                    signal, request, protocol="grpc", size=len(body), peer=context.peer()
+                )
+            except Backpressure as exc:
+                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="queue_full").inc()
+                status = rpc_status(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], str(exc), exc.retry_after_s)
+                await context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    str(exc),
+                    trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+                )
+            except Exception:
+                log.exception("pipeline failed on a %s request", signal)
+                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="internal").inc()
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error processing the request")
+            return export_response(signal, outcome).SerializeToString()
+
+        return export

@@ -1,0 +1,172 @@
+"""Assemble and run the gateway: receivers, pipeline, span metrics, the /metrics endpoint and the
+exporters, with a clean start and a graceful stop (stop accepting, finish in-flight, flush).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client.exposition import choose_encoder
+
+from llmpulse import __version__
+from llmpulse.config import Config
+from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
+from llmpulse.receiver import GRPCReceiver, HTTPReceiver, TokenCheck
+from llmpulse.selfmetrics import SelfMetrics
+from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector
+
+log = logging.getLogger("llmpulse")
+
+
+def instance_id(config: Config) -> str:
+    """This replica's ``llmpulse_instance``: configured, or made once and kept in the data dir so
+    that a restart on the same data continues the same series."""
+    if config.instance:
+        return config.instance
+    path = config.data_dir / "instance-id"
+    try:
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    except FileNotFoundError:
+        pass
+    value = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value + "\n")
+    os.replace(tmp, path)
+    return value
+
+
+class Gateway:
+    """The running llmpulse process; ``start``/``stop`` are idempotent and ordered."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        exporters: list[Exporter] | None = None,
+        resource_enrichers: list[ResourceEnricher] | None = None,
+    ) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.instance = instance_id(config)
+        disable_created_metrics()  # *_created series double the exposition for no query we need
+        self.registry = CollectorRegistry()
+        self.selfmetrics = SelfMetrics(self.registry)
+        self.spanmetrics = SpanMetrics(
+            self.selfmetrics,
+            cardinality_limit=config.metrics.cardinality_limit,
+            idle_timeout_s=config.metrics.series_idle_timeout_s,
+        )
+        self.registry.register(SpanMetricsCollector(self.spanmetrics))
+        self.exporters: list[Exporter] = list(exporters or [])
+        self.pipeline = Pipeline(
+            config,
+            self.selfmetrics,
+            self.spanmetrics,
+            exporters=self.exporters,
+            resource_enrichers=resource_enrichers or [],
+        )
+        tokens = TokenCheck(config.receivers.auth.tokens())
+        self.grpc = GRPCReceiver(config.receivers.grpc, self.pipeline, self.selfmetrics, tokens)
+        self.http = HTTPReceiver(config.receivers.http, self.pipeline, self.selfmetrics, tokens)
+        self._metrics_runner: web.AppRunner | None = None
+        self._ready = False
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- /metrics, /healthz, /readyz -------------------------------------------------------
+    def metrics_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/", self._index)
+        return app
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        body = encoder(self.registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        if self._ready and not self._stopping:
+            return web.Response(text="ready\n")
+        return web.Response(status=503, text="starting\n" if not self._ready else "stopping\n")
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return web.Response(text=f"llmpulse {__version__}: /metrics /healthz /readyz\n")
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self, *, reuse_port: bool = False) -> None:
+        host, _, port = self.config.metrics.endpoint.rpartition(":")
+        self._metrics_runner = web.AppRunner(self.metrics_app(), access_log=None, handle_signals=False)
+        await self._metrics_runner.setup()
+        site = web.TCPSite(
+            self._metrics_runner, host.strip("[]") or None, int(port), reuse_port=reuse_port or None
+        )
+        await site.start()
+        await self.grpc.start(reuse_port=reuse_port)
+        await self.http.start(reuse_port=reuse_port)
+        self._tasks.append(asyncio.create_task(self._housekeeping()))
+        self._ready = True
+        log.info(
+            "llmpulse %s ready (instance %s); metrics on http://%s/metrics",
+            __version__,
+            self.instance,
+            self.config.metrics.endpoint,
+        )
+
+    async def _housekeeping(self) -> None:
+        interval = min(60.0, max(1.0, self.config.metrics.series_idle_timeout_s / 10 or 60.0))
+        while True:
+            await asyncio.sleep(interval)
+            self.spanmetrics.expire()
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish, then stop exporters and endpoints."""
+        if self._stopping:
+            return
+        self._stopping = True
+        await self.grpc.stop(grace_s=5.0)
+        await self.http.stop()
+        for task in self._tasks:
+            task.cancel()
+        for exporter in self.exporters:
+            close = getattr(exporter, "close", None)
+            if close is not None:
+                result = close()
+                if asyncio.iscoroutine(result):
+                    await result
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
+        log.info("llmpulse stopped")
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("signal received: shutting down")
+        await self.stop()
+
+
+def run(config: Config) -> int:
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    gateway = Gateway(config)
+    asyncio.run(gateway.serve_forever())
+    return 0
