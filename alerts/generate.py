@@ -411,6 +411,8 @@ WHO_CAP = "M" + WHO[1:]
 # Short form for summaries, which become notification titles.
 AT = "{{ $labels.gen_ai_request_model }} from {{ $labels.service_name }}"
 REPLICA = "llmpulse {{ $labels.llmpulse_instance }}"
+# Rates are often below 1: `humanize` would print 0.1 as "100m", so use 3 significant digits.
+NUM = '{{ $value | printf "%.3g" }}'
 
 
 @dataclass
@@ -474,7 +476,7 @@ def _token_usage_spike(c: Ctx, spec: Mapping[str, Any], threshold: float) -> Ale
     return AlertText(
         expr,
         f"{AT} uses far more tokens than usual.",
-        f"{WHO_CAP} uses {{{{ $value | humanize }}}} times its usual input+output tokens/s (last {w} "
+        f"{WHO_CAP} uses {NUM} times its usual input+output tokens/s (last {w} "
         f"against its average over {base} ending {off} ago; threshold {threshold}x).",
     )
 
@@ -516,8 +518,7 @@ def _traffic_stopped(c: Ctx, spec: Mapping[str, Any], threshold: float) -> Alert
     return AlertText(
         expr,
         f"LLM traffic to {AT} stopped.",
-        f"{WHO_CAP} averaged {{{{ $value | humanize }}}} calls/s over the last {lb} "
-        f"but had no call in the last {w}.",
+        f"{WHO_CAP} averaged {NUM} calls/s over the last {lb} but had no call in the last {w}.",
     )
 
 
@@ -528,7 +529,7 @@ def _unpriced_model(c: Ctx, spec: Mapping[str, Any], threshold: float) -> AlertT
     return AlertText(
         expr,
         f"LLM calls to {AT} have no price.",
-        f"{{{{ $value | humanize }}}} calls/s to {WHO}"
+        f"{NUM} calls/s to {WHO}"
         "{{ with $labels.gen_ai_response_model }} (answered by {{ . }}){{ end }}"
         f" over the last {w} have no price in the price table, so their cost is not counted.",
     )
@@ -558,7 +559,7 @@ def _dropping(metric: str, unit: str, where: str) -> Builder:
         return AlertText(
             f"rate({metric}{c.sel()}[{w}]) > {threshold}",
             f"llmpulse drops {unit} {where}.",
-            f"{REPLICA} drops {{{{ $value | humanize }}}} {unit}/s {where} (reason {{{{ $labels.reason }}}}) "
+            f"{REPLICA} drops {NUM} {unit}/s {where} (reason {{{{ $labels.reason }}}}) "
             f"over the last {w}; they are lost.",
         )
 
@@ -594,7 +595,7 @@ def _cardinality_overflow(c: Ctx, spec: Mapping[str, Any], threshold: float) -> 
     return AlertText(
         f"rate(llmpulse_cardinality_overflow_total{c.sel()}[{w}]) > {threshold}",
         "llmpulse metric {{ $labels.metric }} exceeds its cardinality budget.",
-        f"{REPLICA} folds {{{{ $value | humanize }}}} observations/s of {{{{ $labels.metric }}}} into its "
+        f"{REPLICA} folds {NUM} observations/s of {{{{ $labels.metric }}}} into its "
         'otel_metric_overflow="true" series over the last '
         f"{w}: their labels (model, service, ...) are lost.",
     )
@@ -620,7 +621,7 @@ def _refusing_requests(c: Ctx, spec: Mapping[str, Any], threshold: float) -> Ale
     return AlertText(
         f"rate(llmpulse_refused_requests_total{c.sel()}[{w}]) > {threshold}",
         "llmpulse refuses OTLP {{ $labels.signal }} export requests.",
-        f"{REPLICA} refuses {{{{ $value | humanize }}}} {{{{ $labels.signal }}}} export requests/s over "
+        f"{REPLICA} refuses {NUM} {{{{ $labels.signal }}}} export requests/s over "
         f"{{{{ $labels.protocol }}}} (reason {{{{ $labels.reason }}}}) over the last {w}.",
     )
 
