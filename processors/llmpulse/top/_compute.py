@@ -92,6 +92,8 @@ def histogram_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> floa
         start = bounds[b - 1]
         count -= counts[b - 1]
         rank -= counts[b - 1]
+    if count == 0:  # only 0/0 can happen here (rank 0 in an empty lowest bucket): NaN, as in Go
+        return math.nan
     return start + (end - start) * (rank / count)
 
 
