@@ -67,7 +67,7 @@ class HTTPReceiver:
 
     async def start(self, *, reuse_port: bool = False) -> None:
         host, _, port = self._config.endpoint.rpartition(":")
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
