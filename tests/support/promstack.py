@@ -12,11 +12,13 @@ wrap them in fixtures. A missing binary raises :class:`BinaryNotFound`: tests mu
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -420,3 +422,73 @@ def running(server: _S) -> Iterator[_S]:
         yield server
     finally:
         server.stop()
+
+
+class WebhookSink:
+    """An HTTP server in the test process that records Alertmanager webhook notifications.
+
+    Alertmanager POSTs one JSON document per notification (``receiver``, ``status``, ``alerts``
+    with ``labels``/``annotations``); the sink keeps them with the request path, so one sink can
+    stand in for several receivers (``/oncall``, ``/archive``).
+
+    >>> with WebhookSink() as sink:
+    ...     am_config = f"... url: {sink.url}/team ..."
+    ...     doc = sink.wait_for(lambda d: d["status"] == "firing", timeout=60)
+    """
+
+    def __init__(self) -> None:
+        self.notifications: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        sink = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    doc = json.loads(body)
+                except ValueError:
+                    doc = {"unparsed": body.decode(errors="replace")}
+                doc["_path"] = self.path
+                with sink._cond:
+                    sink.notifications.append(doc)
+                    sink._cond.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output quiet
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-sink", daemon=True)
+        self._thread.start()
+
+    def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+        """Return the first notification ``match`` accepts, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for doc in self.notifications:
+                    if match(doc):
+                        return doc
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"no matching notification within {timeout:.0f}s; got {len(self.notifications)}: "
+                        f"{json.dumps(self.notifications)[:2000]}"
+                    )
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
