@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from llmpulse.server import Gateway  # noqa: E402
-from tests.support.gateway import CaptureExporter, running_gateway, test_config  # noqa: E402
+from tests.support.gateway import CaptureExporter, running_gateway, gateway_config  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
 
@@ -40,5 +40,5 @@ def capture() -> CaptureExporter:
 @pytest.fixture
 def gateway(tmp_path: Path, capture: CaptureExporter) -> Iterator[Gateway]:
     """A real gateway (receivers, pipeline, /metrics) in-process; ``capture`` sees its exports."""
-    with running_gateway(test_config(tmp_path / "data"), capture) as gw:
+    with running_gateway(gateway_config(tmp_path / "data"), capture) as gw:
         yield gw

@@ -50,7 +50,7 @@ class CaptureExporter:
         ]
 
 
-def test_config(data_dir: Path, **overrides: Any) -> Config:
+def gateway_config(data_dir: Path, **overrides: Any) -> Config:
     tree: dict[str, Any] = {
         "receivers": {
             "grpc": {"endpoint": f"127.0.0.1:{free_port()}"},

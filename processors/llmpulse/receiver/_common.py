@@ -36,7 +36,7 @@ class TokenCheck:
     def allows(self, header: str | None) -> bool:
         if not self._tokens:
             return True
-        if not header or not header[:7].lower() == "bearer ":
+        if not header or header[:7].lower() != "bearer ":
             return False
         offered = header[7:].strip().encode()
         return any(hmac.compare_digest(offered, token) for token in self._tokens)
