@@ -1,0 +1,87 @@
+"""Content is dropped by default in every dialect's form; credentials are always scrubbed; the
+API-key dimension is a hash, never the key."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from llmpulse.server import Gateway
+from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
+
+TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+CONTENT = {
+    "gen_ai.input.messages": '[{"role":"user","parts":[{"content":"my card is 4111"}]}]',
+    "gen_ai.output.messages": '[{"role":"assistant","parts":[{"content":"ok"}]}]',
+    "gen_ai.prompt.0.content": "legacy indexed prompt",
+    "llm.input_messages.0.message.content": "openinference prompt",
+    "input.value": '{"messages": ["hi"]}',
+    "ai.prompt.messages": "[vercel]",
+    "langfuse.observation.input": "langfuse prompt",
+}
+
+
+def _request() -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    kv = rs.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "bot"
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "chat gpt-4o"
+    span.start_time_unix_nano, span.end_time_unix_nano = 1, 500_000_001
+    attrs = {
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": "10", "http.request.header.authorization": "Bearer sk-live-abcdefghijklmnop",
+        "openai.api_key": "sk-proj-0123456789abcdef", "note": "called with Bearer abcdefghijklmnopqrst", **CONTENT,
+    }
+    for key, value in attrs.items():
+        a = span.attributes.add()
+        a.key, a.value.string_value = key, value
+    event = span.events.add()
+    event.name = "gen_ai.user.message"
+    e = event.attributes.add()
+    e.key, e.value.string_value = "content", "hello"
+    chunk = span.events.add()
+    chunk.name = "gen_ai.content.completion.chunk"
+    c = chunk.attributes.add()
+    c.key, c.value.string_value = "gen_ai.completion.chunk", "partial text"
+    return request
+
+
+def _exported(config_path: Path, **redaction: object) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]], Gateway]:
+    config = gateway_config(config_path, enrich={"redaction": redaction} if redaction else {})
+    capture = CaptureExporter()
+    with running_gateway(config, capture) as gw:
+        with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
+            channel.unary_unary(TRACES)(_request().SerializeToString(), timeout=10)
+        (span,) = capture.spans()
+        attrs = {kv.key: kv.value.string_value for kv in span.attributes}
+        events = [(e.name, {kv.key: kv.value.string_value for kv in e.attributes}) for e in span.events]
+        return attrs, events, gw
+
+
+def test_default_drops_content_and_scrubs_credentials(tmp_path: Path) -> None:
+    attrs, events, gw = _exported(tmp_path)
+    assert not set(CONTENT) & set(attrs)
+    assert attrs["http.request.header.authorization"] == "[REDACTED]"
+    assert attrs["openai.api_key"] == "[REDACTED]"
+    assert attrs["note"] == "called with [REDACTED]"
+    assert events == [("gen_ai.content.completion.chunk", {})]
+    expected_hash = hashlib.sha256(b"sk-live-abcdefghijklmnop").hexdigest()[:16]
+    labels = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o",
+              "service_name": "bot", "api_key": expected_hash, "gen_ai_token_type": "input"}
+    assert gw.registry.get_sample_value("gen_ai_client_tokens_total", labels) == 10
+
+
+def test_truncate_keeps_a_prefix_and_keep_keeps_content_but_never_credentials(tmp_path: Path) -> None:
+    attrs, _, _ = _exported(tmp_path / "t", content="truncate", truncate_chars=8)
+    assert attrs["input.value"] == '{"messag…'
+    assert attrs["gen_ai.prompt.0.content"] == "legacy i…"
+    assert attrs["openai.api_key"] == "[REDACTED]"
+    attrs, events, _ = _exported(tmp_path / "k", content="keep")
+    assert {k: attrs[k] for k in CONTENT} == CONTENT
+    assert ("gen_ai.user.message", {"content": "hello"}) in events
+    assert attrs["http.request.header.authorization"] == "[REDACTED]"
