@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from alerts.generate import (
     ALERT_NAMES,
     ALERTS_FILE,
