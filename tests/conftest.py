@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from llmpulse.server import Gateway  # noqa: E402
-from tests.support.gateway import CaptureExporter, running_gateway, gateway_config  # noqa: E402
+from tests.support.gateway import CaptureExporter, gateway_config, running_gateway  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
 
@@ -23,7 +23,9 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not (FIXTURES / "manifest.json").exists():
-        raise FileNotFoundError(f"captured fixtures not found at {FIXTURES} (shared/ must sit beside the repo)")
+        raise FileNotFoundError(
+            f"captured fixtures not found at {FIXTURES} (shared/ must sit beside the repo)"
+        )
     return FIXTURES
 
 

@@ -47,8 +47,10 @@ LIBRARY_GAPS: dict[tuple[str, str], dict[str, tuple[Any, str]]] = {
         "reasoning": (None, "OpenLLMetry 0.62 omits reasoning tokens on streamed OpenAI calls"),
     },
     ("openinference", "anthropic_rate_limit"): {
-        "response_model": ("claude-3-5-sonnet-latest", "OpenInference sets llm.model_name to the requested "
-                           "model on a failed call"),
+        "response_model": (
+            "claude-3-5-sonnet-latest",
+            "OpenInference sets llm.model_name to the requested model on a failed call",
+        ),
     },
 }
 for _scenario in ("chat", "chat_reasoning", "chat_stream", "content_filter"):
@@ -176,14 +178,19 @@ def test_replay_traces_matches_ground_truth(
         assert _sum(gateway, "gen_ai_client_operation_time_to_first_chunk_seconds_bucket", le="0.08") == 0
         assert _sum(gateway, "gen_ai_client_operation_time_to_first_chunk_seconds_bucket", le="0.32") == 1
 
-    counted = [s for s in capture.spans() if any(kv.key == "llmpulse.counted" and kv.value.bool_value
-                                                   for kv in s.attributes)]
+    counted = [
+        s
+        for s in capture.spans()
+        if any(kv.key == "llmpulse.counted" and kv.value.bool_value for kv in s.attributes)
+    ]
     assert len(counted) == 1
     attrs = {kv.key for kv in counted[0].attributes}
     assert "gen_ai.input.messages" not in attrs and "input.value" not in attrs  # content redacted by default
     for span in capture.spans():
         for kv in span.attributes:
-            assert not kv.key.startswith(("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.")), kv.key
+            assert not kv.key.startswith(("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.")), (
+                kv.key
+            )
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from llmpulse.otlp import request_to_json
 from llmpulse.pipeline import Backpressure
 from llmpulse.server import Gateway
-from tests.support.gateway import CaptureExporter, endpoints, running_gateway, gateway_config
+from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
 
 TRACES = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -75,7 +75,12 @@ def test_malformed_protobuf_over_grpc_is_invalid_argument_and_counted(gateway: G
         _grpc(gateway, b"\xff\xff\xff\xffnot protobuf")
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "not a valid protobuf ExportTraceServiceRequest" in info.value.details()
-    assert _value(gateway, "llmpulse_refused_requests_total", signal="traces", protocol="grpc", reason="malformed") == 1
+    assert (
+        _value(
+            gateway, "llmpulse_refused_requests_total", signal="traces", protocol="grpc", reason="malformed"
+        )
+        == 1
+    )
     # and the server keeps serving
     _grpc(gateway, _request(dict(LLM)).SerializeToString())
     assert _value(gateway, "llmpulse_calls_recognised_total", dialect="semconv") == 1
@@ -87,10 +92,21 @@ def test_malformed_protobuf_over_grpc_is_invalid_argument_and_counted(gateway: G
         (b"\x0a\xff\xff", "application/x-protobuf", None, 400, "not a valid protobuf"),
         (b"{not json", "application/json", None, 400, "not valid JSON"),
         (b"[1, 2]", "application/json", None, 400, "must be a JSON object"),
-        (json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}).encode(),
-         "application/json", None, 400, "is not a 16-byte id in hex"),
+        (
+            json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}).encode(),
+            "application/json",
+            None,
+            400,
+            "is not a 16-byte id in hex",
+        ),
         (json.dumps({"resourceSpans": 5}).encode(), "application/json", None, 400, "not a valid OTLP/JSON"),
-        (b"hello", "text/plain", None, 415, "Content-Type must be application/x-protobuf or application/json"),
+        (
+            b"hello",
+            "text/plain",
+            None,
+            415,
+            "Content-Type must be application/x-protobuf or application/json",
+        ),
         (b"\x1f\x8b\x08garbage", "application/x-protobuf", "gzip", 400, "not valid gzip"),
         (b"x", "application/x-protobuf", "br", 415, "Content-Encoding must be gzip or identity"),
     ],
@@ -108,10 +124,13 @@ def test_bad_http_bodies_get_a_clear_error(
     else:
         detail = status_pb2.Status.FromString(response.content).message
     assert message in detail
-    assert sum(
-        _value(gateway, "llmpulse_refused_requests_total", signal="traces", protocol="http", reason=r)
-        for r in ("malformed", "unsupported_media_type")
-    ) == 1
+    assert (
+        sum(
+            _value(gateway, "llmpulse_refused_requests_total", signal="traces", protocol="http", reason=r)
+            for r in ("malformed", "unsupported_media_type")
+        )
+        == 1
+    )
     ok = httpx.post(
         f"{endpoints(gateway.config)['http']}/v1/traces",
         content=_request(dict(LLM)).SerializeToString(),
@@ -125,20 +144,28 @@ def test_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     with running_gateway(config) as gw:
         bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
         response = httpx.post(
-            f"{endpoints(gw.config)['http']}/v1/traces", content=bomb,
+            f"{endpoints(gw.config)['http']}/v1/traces",
+            content=bomb,
             headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
         )
         assert response.status_code == 400
-        assert "inflates past the limit of 1048576 bytes" in status_pb2.Status.FromString(response.content).message
+        assert (
+            "inflates past the limit of 1048576 bytes"
+            in status_pb2.Status.FromString(response.content).message
+        )
 
 
 def test_oversized_request_is_refused(tmp_path: Path) -> None:
-    config = gateway_config(tmp_path, receivers={"http": {"max_request_body_size_mib": 1},
-                                              "grpc": {"max_recv_msg_size_mib": 1}})
+    config = gateway_config(
+        tmp_path, receivers={"http": {"max_request_body_size_mib": 1}, "grpc": {"max_recv_msg_size_mib": 1}}
+    )
     big = _request({"blob": "x" * (2 * 1024 * 1024)}).SerializeToString()
     with running_gateway(config) as gw:
-        response = httpx.post(f"{endpoints(gw.config)['http']}/v1/traces", content=big,
-                              headers={"Content-Type": "application/x-protobuf"})
+        response = httpx.post(
+            f"{endpoints(gw.config)['http']}/v1/traces",
+            content=big,
+            headers={"Content-Type": "application/x-protobuf"},
+        )
         assert response.status_code == 413
         with pytest.raises(grpc.RpcError) as info:
             _grpc(gw, big)
@@ -172,8 +199,19 @@ def test_bearer_token_auth_on_both_receivers(tmp_path: Path) -> None:
         ok = httpx.post(url, content=body, headers={**headers, "Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
         assert _value(gw, "llmpulse_calls_recognised_total", dialect="semconv") == 2
-        assert sum(_value(gw, "llmpulse_refused_requests_total", signal="traces", protocol=p, reason="unauthenticated")
-                   for p in ("grpc", "http")) == 3
+        assert (
+            sum(
+                _value(
+                    gw,
+                    "llmpulse_refused_requests_total",
+                    signal="traces",
+                    protocol=p,
+                    reason="unauthenticated",
+                )
+                for p in ("grpc", "http")
+            )
+            == 3
+        )
 
 
 class _Full:
@@ -198,8 +236,11 @@ def test_backpressure_maps_to_otlp_retryable_responses(tmp_path: Path) -> None:
         retry = error_details_pb2.RetryInfo()
         assert status.details[0].Unpack(retry)
         assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (2, 500_000_000)
-        response = httpx.post(f"{endpoints(gw.config)['http']}/v1/traces", content=body,
-                              headers={"Content-Type": "application/x-protobuf"})
+        response = httpx.post(
+            f"{endpoints(gw.config)['http']}/v1/traces",
+            content=body,
+            headers={"Content-Type": "application/x-protobuf"},
+        )
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "3"
         assert status_pb2.Status.FromString(response.content).code == code_pb2.UNAVAILABLE
@@ -208,13 +249,21 @@ def test_backpressure_maps_to_otlp_retryable_responses(tmp_path: Path) -> None:
 
 
 def test_non_llm_spans_pass_through_untouched(gateway: Gateway, capture: CaptureExporter) -> None:
-    plain = {"_name": "GET /cart", "http.request.method": "GET", "http.route": "/cart", "http.response.status_code": 200}
+    plain = {
+        "_name": "GET /cart",
+        "http.request.method": "GET",
+        "http.route": "/cart",
+        "http.response.status_code": 200,
+    }
     request = _request(plain, dict(LLM))
     original = ExportTraceServiceRequest()
     original.CopyFrom(request)
     _grpc(gateway, request.SerializeToString())
     (exported,) = [r for s, r in capture.requests if s == "traces"]
-    assert exported.resource_spans[0].scope_spans[0].spans[0] == original.resource_spans[0].scope_spans[0].spans[0]
+    assert (
+        exported.resource_spans[0].scope_spans[0].spans[0]
+        == original.resource_spans[0].scope_spans[0].spans[0]
+    )
     llm_attrs = {kv.key: kv.value for kv in exported.resource_spans[0].scope_spans[0].spans[1].attributes}
     assert llm_attrs["llmpulse.dialect"].string_value == "semconv"
     assert llm_attrs["llmpulse.cost.usd"].double_value == pytest.approx(100 * 0.15e-6 + 20 * 0.60e-6)
@@ -230,7 +279,9 @@ def test_non_llm_spans_pass_through_untouched(gateway: Gateway, capture: Capture
         {"gen_ai.response.finish_reasons": "[[[[", "error.type": ""},
     ],
 )
-def test_odd_values_never_crash_and_are_not_counted_as_tokens(gateway: Gateway, odd: dict[str, object]) -> None:
+def test_odd_values_never_crash_and_are_not_counted_as_tokens(
+    gateway: Gateway, odd: dict[str, object]
+) -> None:
     _grpc(gateway, _request({**LLM, **odd}).SerializeToString())
     assert _value(gateway, "llmpulse_calls_recognised_total", dialect="semconv") == 1
     for family in gateway.registry.collect():
@@ -250,5 +301,15 @@ def test_otlp_json_with_hex_ids_and_int_enums(gateway: Gateway) -> None:
     response = httpx.post(f"{endpoints(gateway.config)['http']}/v1/traces", json=document)
     assert response.status_code == 200
     assert response.json() == {}
-    assert _value(gateway, "gen_ai_client_tokens_total", gen_ai_operation_name="chat", gen_ai_provider_name="openai",
-                  gen_ai_request_model="gpt-4o-mini", service_name="shop", gen_ai_token_type="input") == 100
+    assert (
+        _value(
+            gateway,
+            "gen_ai_client_tokens_total",
+            gen_ai_operation_name="chat",
+            gen_ai_provider_name="openai",
+            gen_ai_request_model="gpt-4o-mini",
+            service_name="shop",
+            gen_ai_token_type="input",
+        )
+        == 100
+    )

@@ -33,9 +33,14 @@ def _request() -> ExportTraceServiceRequest:
     span.trace_id, span.span_id, span.name = b"\x01" * 16, b"\x02" * 8, "chat gpt-4o"
     span.start_time_unix_nano, span.end_time_unix_nano = 1, 500_000_001
     attrs = {
-        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-        "gen_ai.usage.input_tokens": "10", "http.request.header.authorization": "Bearer sk-live-abcdefghijklmnop",
-        "openai.api_key": "sk-proj-0123456789abcdef", "note": "called with Bearer abcdefghijklmnopqrst", **CONTENT,
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": "10",
+        "http.request.header.authorization": "Bearer sk-live-abcdefghijklmnop",
+        "openai.api_key": "sk-proj-0123456789abcdef",
+        "note": "called with Bearer abcdefghijklmnopqrst",
+        **CONTENT,
     }
     for key, value in attrs.items():
         a = span.attributes.add()
@@ -51,7 +56,9 @@ def _request() -> ExportTraceServiceRequest:
     return request
 
 
-def _exported(config_path: Path, **redaction: object) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]], Gateway]:
+def _exported(
+    config_path: Path, **redaction: object
+) -> tuple[dict[str, str], list[tuple[str, dict[str, str]]], Gateway]:
     config = gateway_config(config_path, enrich={"redaction": redaction} if redaction else {})
     capture = CaptureExporter()
     with running_gateway(config, capture) as gw:
@@ -71,8 +78,14 @@ def test_default_drops_content_and_scrubs_credentials(tmp_path: Path) -> None:
     assert attrs["note"] == "called with [REDACTED]"
     assert events == [("gen_ai.content.completion.chunk", {})]
     expected_hash = hashlib.sha256(b"sk-live-abcdefghijklmnop").hexdigest()[:16]
-    labels = {"gen_ai_operation_name": "chat", "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o",
-              "service_name": "bot", "api_key": expected_hash, "gen_ai_token_type": "input"}
+    labels = {
+        "gen_ai_operation_name": "chat",
+        "gen_ai_provider_name": "openai",
+        "gen_ai_request_model": "gpt-4o",
+        "service_name": "bot",
+        "api_key": expected_hash,
+        "gen_ai_token_type": "input",
+    }
     assert gw.registry.get_sample_value("gen_ai_client_tokens_total", labels) == 10
 
 

@@ -35,17 +35,41 @@ def _metric(text: str, name: str) -> float:
 def test_serve_demo_traffic_and_sigterm(tmp_path: Path) -> None:
     grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llmpulse", "serve", "--otlp-grpc-endpoint", f"127.0.0.1:{grpc_port}",
-         "--otlp-http-endpoint", f"127.0.0.1:{http_port}", "--metrics-endpoint", f"127.0.0.1:{metrics_port}",
-         "--data-dir", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "llmpulse",
+            "serve",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{grpc_port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{http_port}",
+            "--metrics-endpoint",
+            f"127.0.0.1:{metrics_port}",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         _wait_ready(f"http://127.0.0.1:{metrics_port}/readyz", proc)
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/healthz").text == "ok\n"
         demo = subprocess.run(
-            [sys.executable, "-m", "llmpulse", "demo-traffic", "--endpoint", f"127.0.0.1:{grpc_port}", "--calls", "26"],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "llmpulse",
+                "demo-traffic",
+                "--endpoint",
+                f"127.0.0.1:{grpc_port}",
+                "--calls",
+                "26",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert demo.returncode == 0, demo.stderr
         text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
@@ -55,8 +79,12 @@ def test_serve_demo_traffic_and_sigterm(tmp_path: Path) -> None:
         assert _metric(text, 'llmpulse_calls_recognised_total{dialect="semconv"}') == 22
         assert _metric(text, 'llmpulse_calls_recognised_total{dialect="openinference"}') == 2
         assert _metric(text, 'llmpulse_calls_recognised_total{dialect="openllmetry"}') == 2
-        rate_limited = [line for line in text.splitlines()
-                        if line.startswith("gen_ai_client_operation_duration_seconds_count") and 'error_type="rate_limit"' in line]
+        rate_limited = [
+            line
+            for line in text.splitlines()
+            if line.startswith("gen_ai_client_operation_duration_seconds_count")
+            and 'error_type="rate_limit"' in line
+        ]
         assert sum(float(line.rsplit(" ", 1)[1]) for line in rate_limited) == 4
         assert _metric(text, "gen_ai_client_unpriced_operations_total") == 0
         assert (tmp_path / "data" / "instance-id").read_text().strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -111,9 +112,9 @@ SCENARIOS = (
 SERVICES = (("checkout", "acme"), ("support-bot", "globex"), ("search", "acme"))
 
 
-def _attributes(s: Scenario, tenant: str) -> dict[str, object]:
+def _attributes(s: Scenario, tenant: str) -> dict[str, Any]:
     if s.dialect == "openinference":
-        attrs: dict[str, object] = {
+        attrs: dict[str, Any] = {
             "openinference.span.kind": "LLM" if s.operation == "chat" else "EMBEDDING",
             "llm.provider": "google",
             "llm.system": "vertexai",

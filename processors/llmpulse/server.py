@@ -59,7 +59,7 @@ class Gateway:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.instance = instance_id(config)
-        disable_created_metrics()  # *_created series double the exposition for no query we need
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series double the exposition for no query we need
         self.registry = CollectorRegistry()
         self.selfmetrics = SelfMetrics(self.registry)
         self.spanmetrics = SpanMetrics(

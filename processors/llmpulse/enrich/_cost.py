@@ -109,6 +109,7 @@ class PriceTable:
 
 
 def _price(model: str, entry: Any) -> Price:
+    """Per-token prices from a table entry given per million tokens."""
     if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
         raise ValueError(f"price for {model!r} needs at least `input` and `output` (USD per 1M tokens)")
     per = 1e-6
@@ -117,7 +118,7 @@ def _price(model: str, entry: Any) -> Price:
     return Price(
         input=inp,
         output=out,
-        cache_read=float(entry.get("cache_read", entry["input"])) * per,
-        cache_write=float(entry.get("cache_write", entry["input"])) * per,
-        reasoning=float(entry.get("reasoning", entry["output"])) * per,
+        cache_read=float(entry["cache_read"]) * per if "cache_read" in entry else inp,
+        cache_write=float(entry["cache_write"]) * per if "cache_write" in entry else inp,
+        reasoning=float(entry["reasoning"]) * per if "reasoning" in entry else out,
     )

@@ -112,6 +112,6 @@ class GRPCReceiver:
                 log.exception("pipeline failed on a %s request", signal)
                 self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="internal").inc()
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error processing the request")
-            return export_response(signal, outcome).SerializeToString()
+            return bytes(export_response(signal, outcome).SerializeToString())
 
         return export

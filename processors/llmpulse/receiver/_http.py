@@ -29,8 +29,8 @@ JSON = "application/json"
 
 def _encode(message: Message, as_json: bool) -> bytes:
     if as_json:
-        return json_format.MessageToJson(message, indent=None).encode()
-    return message.SerializeToString()
+        return bytes(json_format.MessageToJson(message, indent=None).encode())
+    return bytes(message.SerializeToString())
 
 
 def _tls_context(config: HTTPReceiverConfig) -> ssl.SSLContext | None:

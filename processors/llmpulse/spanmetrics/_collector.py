@@ -33,7 +33,7 @@ class SpanMetricsCollector(Collector):
             cumulative = 0
             for bound, count in zip((*d.buckets, float("inf")), snap.bucket_counts, strict=True):
                 cumulative += count
-                family.add_sample(base + "_bucket", {**labels, "le": floatToGoString(bound)}, cumulative)
+                family.add_sample(base + "_bucket", {**labels, "le": floatToGoString(bound)}, cumulative)  # type: ignore[no-untyped-call]
             family.add_sample(base + "_count", labels, snap.count)
             family.add_sample(base + "_sum", labels, snap.total)
         yield from families.values()
