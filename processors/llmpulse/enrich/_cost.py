@@ -112,13 +112,13 @@ def _price(model: str, entry: Any) -> Price:
     """Per-token prices from a table entry given per million tokens."""
     if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
         raise ValueError(f"price for {model!r} needs at least `input` and `output` (USD per 1M tokens)")
-    per = 1e-6
-    inp = float(entry["input"]) * per
-    out = float(entry["output"]) * per
+    per = 1e6
+    inp = float(entry["input"]) / per
+    out = float(entry["output"]) / per
     return Price(
         input=inp,
         output=out,
-        cache_read=float(entry["cache_read"]) * per if "cache_read" in entry else inp,
-        cache_write=float(entry["cache_write"]) * per if "cache_write" in entry else inp,
-        reasoning=float(entry["reasoning"]) * per if "reasoning" in entry else out,
+        cache_read=float(entry["cache_read"]) / per if "cache_read" in entry else inp,
+        cache_write=float(entry["cache_write"]) / per if "cache_write" in entry else inp,
+        reasoning=float(entry["reasoning"]) / per if "reasoning" in entry else out,
     )
