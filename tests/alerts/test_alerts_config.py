@@ -28,7 +28,7 @@ ALERTS_DIR = Path(__file__).resolve().parents[2] / "alerts"
 
 
 def _alert(config: dict[str, Any], name: str, severity: str) -> dict[str, Any]:
-    rules = [
+    rules: list[dict[str, Any]] = [
         r
         for g in rule_groups(config)
         for r in g["rules"]
