@@ -92,6 +92,7 @@ def _post_alerts(am: Alertmanager, alerts: list[dict[str, str]]) -> None:
     assert status == 200, text
 
 
+@pytest.mark.integration
 def test_critical_inhibits_warning_and_error_of_the_same_model_and_service(tmp_path: Path) -> None:
     other_service = {**MODEL, "service_name": "search"}
     posted = {
