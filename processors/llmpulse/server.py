@@ -19,7 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from llmpulse import __version__
 from llmpulse.config import Config
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
-from llmpulse.receiver import GRPCReceiver, HTTPReceiver, TokenCheck
+from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector
 
@@ -77,8 +77,12 @@ class Gateway:
             resource_enrichers=resource_enrichers or [],
         )
         tokens = TokenCheck(config.receivers.auth.tokens())
-        self.grpc = GRPCReceiver(config.receivers.grpc, self.pipeline, self.selfmetrics, tokens)
-        self.http = HTTPReceiver(config.receivers.http, self.pipeline, self.selfmetrics, tokens)
+        limits = config.limits
+        self.admission = Admission(
+            limits.memory_limit_mib << 20, limits.max_inflight_mib << 20, retry_after_s=limits.retry_after_s
+        )
+        self.grpc = GRPCReceiver(config.receivers.grpc, self.pipeline, self.selfmetrics, tokens, self.admission)
+        self.http = HTTPReceiver(config.receivers.http, self.pipeline, self.selfmetrics, tokens, self.admission)
         self._metrics_runner: web.AppRunner | None = None
         self._ready = False
         self._stopping = False

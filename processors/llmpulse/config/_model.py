@@ -203,6 +203,18 @@ class ForwardConfig(_Strict):
     targets: list[ForwardTargetConfig] = Field(default_factory=list)
 
 
+class LimitsConfig(_Strict):
+    """Overload protection: refuse (retryably) before decoding when memory is tight."""
+
+    #: resident-memory limit of the process in MiB; above 85 % of it requests are refused with
+    #: RESOURCE_EXHAUSTED / HTTP 429 + retry hints until memory falls. 0 = no limit.
+    memory_limit_mib: int = Field(default=0, ge=0)
+    #: request bytes processed at once, across both receivers, in MiB
+    max_inflight_mib: int = Field(default=64, ge=1)
+    #: the retry delay suggested to refused clients, in seconds
+    retry_after_s: float = Field(default=1.0, gt=0, le=300)
+
+
 def _default_data_dir() -> Path:
     return Path("llmpulse-data")
 
@@ -215,6 +227,7 @@ class Config(_Strict):
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     remote_write: RemoteWriteConfig = Field(default_factory=RemoteWriteConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     #: durable state: span-metrics state, remote-write and forwarding queues
     data_dir: Path = Field(default_factory=_default_data_dir)
     #: this replica's llmpulse_instance label; empty = generated once and kept in data_dir

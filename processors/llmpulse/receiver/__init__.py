@@ -1,7 +1,8 @@
 """OTLP receivers (gRPC and HTTP) in front of the pipeline."""
 
+from llmpulse.receiver._admission import Admission, Overloaded, resident_bytes
 from llmpulse.receiver._common import TokenCheck
 from llmpulse.receiver._grpc import GRPCReceiver
 from llmpulse.receiver._http import HTTPReceiver
 
-__all__ = ["GRPCReceiver", "HTTPReceiver", "TokenCheck"]
+__all__ = ["Admission", "GRPCReceiver", "HTTPReceiver", "Overloaded", "TokenCheck", "resident_bytes"]

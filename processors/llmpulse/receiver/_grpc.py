@@ -15,6 +15,7 @@ from grpc import aio
 from llmpulse.config import GRPCReceiverConfig
 from llmpulse.otlp import DecodeError, Signal, decode_protobuf
 from llmpulse.pipeline import Backpressure, Pipeline
+from llmpulse.receiver._admission import Admission, Overloaded
 from llmpulse.receiver._common import TokenCheck, export_response, rpc_status
 from llmpulse.selfmetrics import SelfMetrics
 
@@ -43,12 +44,18 @@ class GRPCReceiver:
     """Serves the three OTLP Export RPCs on one port and hands requests to the pipeline."""
 
     def __init__(
-        self, config: GRPCReceiverConfig, pipeline: Pipeline, selfmetrics: SelfMetrics, tokens: TokenCheck
+        self,
+        config: GRPCReceiverConfig,
+        pipeline: Pipeline,
+        selfmetrics: SelfMetrics,
+        tokens: TokenCheck,
+        admission: Admission | None = None,
     ) -> None:
         self._config = config
         self._pipeline = pipeline
         self._self = selfmetrics
         self._tokens = tokens
+        self._admission = admission or Admission(0, 1 << 62)
         self._server: aio.Server | None = None
         self.port: int | None = None
 
@@ -84,34 +91,44 @@ class GRPCReceiver:
             self._server = None
 
     def _handler(self, signal: Signal) -> Any:
+        refused = self._self.refused_requests
+
+        async def retry_later(context: aio.ServicerContext, reason: str, exc: Backpressure) -> None:
+            refused.labels(signal=signal, protocol="grpc", reason=reason).inc()
+            status = rpc_status(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], str(exc), exc.retry_after_s)
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                str(exc),
+                trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+            )
+
         async def export(body: bytes, context: aio.ServicerContext) -> bytes:
             metadata = dict(context.invocation_metadata() or ())
             if not self._tokens.allows(metadata.get("authorization")):
-                self._self.refused_requests.labels(
-                    signal=signal, protocol="grpc", reason="unauthenticated"
-                ).inc()
+                refused.labels(signal=signal, protocol="grpc", reason="unauthenticated").inc()
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
             try:
-                request = decode_protobuf(signal, body)
-            except DecodeError as exc:
-                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="malformed").inc()
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                self._admission.enter(len(body))
+            except Overloaded as exc:
+                await retry_later(context, exc.reason, exc)
             try:
-                outcome = self._pipeline.consume(
-                    signal, request, protocol="grpc", size=len(body), peer=context.peer()
-                )
-            except Backpressure as exc:
-                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="queue_full").inc()
-                status = rpc_status(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], str(exc), exc.retry_after_s)
-                await context.abort(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    str(exc),
-                    trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
-                )
-            except Exception:
-                log.exception("pipeline failed on a %s request", signal)
-                self._self.refused_requests.labels(signal=signal, protocol="grpc", reason="internal").inc()
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error processing the request")
-            return bytes(export_response(signal, outcome).SerializeToString())
+                try:
+                    request = decode_protobuf(signal, body)
+                except DecodeError as exc:
+                    refused.labels(signal=signal, protocol="grpc", reason="malformed").inc()
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                try:
+                    outcome = self._pipeline.consume(
+                        signal, request, protocol="grpc", size=len(body), peer=context.peer()
+                    )
+                except Backpressure as exc:
+                    await retry_later(context, "queue_full", exc)
+                except Exception:
+                    log.exception("pipeline failed on a %s request", signal)
+                    refused.labels(signal=signal, protocol="grpc", reason="internal").inc()
+                    await context.abort(grpc.StatusCode.INTERNAL, "internal error processing the request")
+                return bytes(export_response(signal, outcome).SerializeToString())
+            finally:
+                self._admission.leave(len(body))
 
         return export

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from llmpulse.config import HTTPReceiverConfig
 from llmpulse.otlp import DecodeError, Signal, decode_json, decode_protobuf, gunzip
 from llmpulse.pipeline import Backpressure, Pipeline
+from llmpulse.receiver._admission import Admission, Overloaded
 from llmpulse.receiver._common import CODES, TokenCheck, export_response, rpc_status
 from llmpulse.selfmetrics import SelfMetrics
 
@@ -49,8 +50,14 @@ class HTTPReceiver:
     """aiohttp application serving the three OTLP/HTTP paths."""
 
     def __init__(
-        self, config: HTTPReceiverConfig, pipeline: Pipeline, selfmetrics: SelfMetrics, tokens: TokenCheck
+        self,
+        config: HTTPReceiverConfig,
+        pipeline: Pipeline,
+        selfmetrics: SelfMetrics,
+        tokens: TokenCheck,
+        admission: Admission | None = None,
     ) -> None:
+        self._admission = admission or Admission(0, 1 << 62)
         self._config = config
         self._pipeline = pipeline
         self._self = selfmetrics
@@ -98,6 +105,7 @@ class HTTPReceiver:
     ) -> web.Response:
         self._self.refused_requests.labels(signal=signal, protocol="http", reason=reason).inc()
         code = {
+            429: CODES.RESOURCE_EXHAUSTED,
             400: CODES.INVALID_ARGUMENT,
             401: CODES.UNAUTHENTICATED,
             413: CODES.INVALID_ARGUMENT,
@@ -111,6 +119,41 @@ class HTTPReceiver:
             headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
         return web.Response(
             status=status, body=body, content_type=JSON if as_json else PROTOBUF, headers=headers
+        )
+
+    async def _process(self, signal: Signal, request: web.Request, as_json: bool) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(signal, "too_large", 413, f"body larger than {self._limit} bytes", as_json)
+        encoding = request.headers.get("Content-Encoding", "identity").lower().strip()
+        try:
+            if encoding == "gzip":
+                body = gunzip(body, self._limit)
+            elif encoding not in ("identity", ""):
+                return self._refuse(
+                    signal,
+                    "unsupported_media_type",
+                    415,
+                    f"Content-Encoding must be gzip or identity, got {encoding!r}",
+                    as_json,
+                )
+            message = decode_json(signal, body) if as_json else decode_protobuf(signal, body)
+        except DecodeError as exc:
+            return self._refuse(signal, "malformed", 400, str(exc), as_json)
+        try:
+            outcome = self._pipeline.consume(
+                signal, message, protocol="http", size=len(body), peer=request.remote
+            )
+        except Backpressure as exc:
+            return self._refuse(signal, "queue_full", 503, str(exc), as_json, exc.retry_after_s)
+        except Exception:
+            log.exception("pipeline failed on a %s request", signal)
+            return self._refuse(signal, "internal", 500, "internal error processing the request", as_json)
+        return web.Response(
+            status=200,
+            body=_encode(export_response(signal, outcome), as_json),
+            content_type=JSON if as_json else PROTOBUF,
         )
 
     def _handler(self, signal: Signal):  # type: ignore[no-untyped-def]
@@ -129,40 +172,14 @@ class HTTPReceiver:
                     f"Content-Type must be {PROTOBUF} or {JSON}, got {content_type or 'none'!r}",
                     as_json,
                 )
+            declared = request.content_length or 0
             try:
-                body = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                return self._refuse(
-                    signal, "too_large", 413, f"body larger than {self._limit} bytes", as_json
-                )
-            encoding = request.headers.get("Content-Encoding", "identity").lower().strip()
+                self._admission.enter(declared)
+            except Overloaded as exc:
+                return self._refuse(signal, exc.reason, 429, str(exc), as_json, exc.retry_after_s)
             try:
-                if encoding == "gzip":
-                    body = gunzip(body, self._limit)
-                elif encoding not in ("identity", ""):
-                    return self._refuse(
-                        signal,
-                        "unsupported_media_type",
-                        415,
-                        f"Content-Encoding must be gzip or identity, got {encoding!r}",
-                        as_json,
-                    )
-                message = decode_json(signal, body) if as_json else decode_protobuf(signal, body)
-            except DecodeError as exc:
-                return self._refuse(signal, "malformed", 400, str(exc), as_json)
-            try:
-                outcome = self._pipeline.consume(
-                    signal, message, protocol="http", size=len(body), peer=request.remote
-                )
-            except Backpressure as exc:
-                return self._refuse(signal, "queue_full", 503, str(exc), as_json, exc.retry_after_s)
-            except Exception:
-                log.exception("pipeline failed on a %s request", signal)
-                return self._refuse(signal, "internal", 500, "internal error processing the request", as_json)
-            return web.Response(
-                status=200,
-                body=_encode(export_response(signal, outcome), as_json),
-                content_type=JSON if as_json else PROTOBUF,
-            )
+                return await self._process(signal, request, as_json)
+            finally:
+                self._admission.leave(declared)
 
         return handle

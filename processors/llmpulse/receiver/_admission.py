@@ -1,0 +1,108 @@
+"""Admission control: refuse work before it is decoded when memory is tight.
+
+Under overload the cheapest safe thing is to say "retry later" before decoding a request: the
+OTLP clients back off and resend, nothing accepted is dropped, and the process stays under its
+memory limit. Refusal happens when the resident set is above the soft limit (a fraction of the
+configured memory limit) or when the bytes being processed at once would pass their budget.
+Recovery is automatic: the next request is admitted as soon as memory falls.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Callable
+
+from llmpulse.pipeline import Backpressure
+from llmpulse.selfmetrics import SelfMetrics
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes() -> int:
+    """Resident set size from /proc (cheap enough to sample every few milliseconds)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class Overloaded(Backpressure):
+    """Refused to protect memory; ``reason`` is ``memory_limit`` or ``inflight_limit``."""
+
+    def __init__(self, message: str, reason: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message, retry_after_s)
+        self.reason = reason
+
+
+class Admission:
+    """Tracks bytes in flight and the resident set against their limits.
+
+    >>> admission = Admission(memory_limit_bytes=0, max_inflight_bytes=1024)
+    >>> admission.enter(512); admission.leave(512)
+    """
+
+    def __init__(
+        self,
+        memory_limit_bytes: int,
+        max_inflight_bytes: int,
+        *,
+        soft_fraction: float = 0.85,
+        retry_after_s: float = 1.0,
+        rss: Callable[[], int] = resident_bytes,
+        clock: Callable[[], float] = time.monotonic,
+        selfmetrics: SelfMetrics | None = None,
+    ) -> None:
+        self._soft = int(memory_limit_bytes * soft_fraction)
+        self._max_inflight = max_inflight_bytes
+        self._retry_after = retry_after_s
+        self._rss = rss
+        self._clock = clock
+        self._self = selfmetrics
+        self._inflight = 0
+        self._last_sample = -1.0
+        self._last_rss = 0
+        self._last_gc = -1.0
+
+    @property
+    def inflight_bytes(self) -> int:
+        return self._inflight
+
+    def _resident(self) -> int:
+        now = self._clock()
+        if now - self._last_sample >= 0.02:
+            self._last_rss = self._rss()
+            self._last_sample = now
+        return self._last_rss
+
+    def enter(self, size: int) -> None:
+        """Admit ``size`` bytes of work or raise ``Overloaded`` (a retryable refusal)."""
+        if self._inflight and self._inflight + size > self._max_inflight:
+            raise Overloaded(
+                f"busy: {self._inflight + size} bytes would be in flight "
+                f"(limit {self._max_inflight}); retry later",
+                "inflight_limit",
+                self._retry_after,
+            )
+        if self._soft:
+            resident = self._resident()
+            if resident > self._soft:
+                now = self._clock()
+                if now - self._last_gc > 1.0:
+                    self._last_gc = now
+                    gc.collect()
+                    self._last_rss = self._rss()
+                    resident = self._last_rss
+                if resident > self._soft:
+                    raise Overloaded(
+                        f"memory limit: resident {resident >> 20} MiB is above "
+                        f"{self._soft >> 20} MiB; retry later",
+                        "memory_limit",
+                        self._retry_after,
+                    )
+        self._inflight += size
+
+    def leave(self, size: int) -> None:
+        self._inflight = max(0, self._inflight - size)

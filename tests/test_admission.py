@@ -1,0 +1,81 @@
+"""Admission control: over the memory limit both receivers refuse retryably, and recover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from llmpulse.receiver import Admission, Overloaded
+from tests.support.gateway import endpoints, gateway_config, running_gateway
+from tests.test_receivers import LLM, TRACES, _request
+
+
+class FakeMemory:
+    def __init__(self) -> None:
+        self.resident = 100 << 20
+
+    def __call__(self) -> int:
+        return self.resident
+
+
+def test_inflight_budget_and_memory_limit() -> None:
+    memory = FakeMemory()
+    ticks = iter(range(10_000))
+    admission = Admission(200 << 20, 1000, rss=memory, clock=lambda: float(next(ticks)))
+    admission.enter(600)
+    with pytest.raises(Overloaded) as info:
+        admission.enter(600)
+    assert info.value.reason == "inflight_limit"
+    admission.leave(600)
+    admission.enter(600)
+    admission.leave(600)
+    memory.resident = 180 << 20  # above 85 % of 200 MiB
+    with pytest.raises(Overloaded) as info:
+        admission.enter(10)
+    assert info.value.reason == "memory_limit"
+    assert "resident 180 MiB is above 170 MiB" in str(info.value)
+    memory.resident = 120 << 20
+    admission.enter(10)
+    assert admission.inflight_bytes == 10
+
+
+def test_receivers_push_back_with_retry_hints_then_recover(tmp_path: Path) -> None:
+    config = gateway_config(tmp_path, limits={"memory_limit_mib": 200, "retry_after_s": 2})
+    memory = FakeMemory()
+    body = _request(dict(LLM)).SerializeToString()
+    with running_gateway(config) as gw:
+        gw.admission._rss = memory  # the real RSS is whatever the test process uses
+        memory.resident = 190 << 20
+        with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
+            with pytest.raises(grpc.RpcError) as info:
+                channel.unary_unary(TRACES)(body, timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        status = status_pb2.Status.FromString(dict(info.value.trailing_metadata())["grpc-status-details-bin"])
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(retry) and retry.retry_delay.seconds == 2
+        url = f"{endpoints(gw.config)['http']}/v1/traces"
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/x-protobuf"})
+        assert (response.status_code, response.headers["Retry-After"]) == (429, "2")
+        assert status_pb2.Status.FromString(response.content).code == code_pb2.RESOURCE_EXHAUSTED
+        assert gw.registry.get_sample_value("llmpulse_calls_recognised_total", {"dialect": "semconv"}) is None
+        refused = sum(
+            gw.registry.get_sample_value(
+                "llmpulse_refused_requests_total",
+                {"signal": "traces", "protocol": p, "reason": "memory_limit"},
+            )
+            or 0
+            for p in ("grpc", "http")
+        )
+        assert refused == 2
+
+        memory.resident = 100 << 20  # load fell: accepted again, nothing else to do
+        gw.admission._last_sample = -1.0
+        assert (
+            httpx.post(url, content=body, headers={"Content-Type": "application/x-protobuf"}).status_code
+            == 200
+        )
+        assert gw.registry.get_sample_value("llmpulse_calls_recognised_total", {"dialect": "semconv"}) == 1
