@@ -81,9 +81,13 @@ def _zero_if_absent(expr: str, like: str) -> str:
 # --- calls -------------------------------------------------------------------------------------
 
 
-def _agg(fn: str, metric: str, by: Sequence[str], window: str, *matchers: str) -> str:
-    """``sum by (by) (fn(metric{filters, matchers}[window]))``, or the recorded rate for trends."""
-    rule = recorded_rates().get(metric) if fn == "rate" and window == RATE else None
+def _agg(fn: str, metric: str, by: Sequence[str], window: str, *matchers: str, recorded: bool = True) -> str:
+    """``sum by (by) (fn(metric{filters, matchers}[window]))``, or the recorded rate for trends.
+
+    ``recorded=False`` keeps the raw series, for ratios whose other side has no recording rule
+    (both sides must share one window).
+    """
+    rule = recorded_rates().get(metric) if recorded and fn == "rate" and window == RATE else None
     if rule is not None:
         return sum_by(by, f"{rule}{sel(*matchers)}")
     return sum_by(by, f"{fn}({metric}{sel(*matchers)}[{window}])")
@@ -129,9 +133,9 @@ def quantile(q: float, metric: str, by: Sequence[str] = (), window: str = RATE, 
 
 
 def mean(metric: str, by: Sequence[str] = (), window: str = RATE, *matchers: str) -> str:
-    """Mean observation of a histogram: rate of ``_sum`` over rate of ``_count``."""
-    s = _agg("rate", metric + "_sum", by, window, *matchers)
-    c = _agg("rate", metric + "_count", by, window, *matchers)
+    """Mean observation of a histogram: rate of ``_sum`` over rate of ``_count``, one window."""
+    s = _agg("rate", metric + "_sum", by, window, *matchers, recorded=False)
+    c = _agg("rate", metric + "_count", by, window, *matchers, recorded=False)
     return f"{s} / {c}"
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from dashboards.config import CONFIG, uid_for
-from dashboards.generate import panels_of
 
 from dashboards import generate, queries
+from dashboards.config import CONFIG, uid_for
+from dashboards.generate import panels_of
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"

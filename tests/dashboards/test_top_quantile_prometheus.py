@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from tests.support.promstack import Prometheus, wait_until
 
 from llmpulse.top import histogram_quantile
+from tests.support.promstack import Prometheus, wait_until
 
 INF = math.inf
 DURATION = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)

@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"llmpulse top: {problem}", file=sys.stderr)
         return 2
-    console = Console()
+    # Piped output (scripts, tests) gets room for long model names instead of rich's 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     err = Console(stderr=True)
     source: _MetricsSource | _PromSource
     if args.prometheus_url:
