@@ -26,6 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
         "remote_write_url": args.remote_write_url,
         "forward_otlp_endpoint": args.forward_otlp_endpoint,
         "data_dir": args.data_dir,
+        "workers": args.workers,
     }
     try:
         config = load_config(args.config, flags=flags)
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--remote-write-url", help="Prometheus remote-write URL(s), comma-separated")
     serve.add_argument("--forward-otlp-endpoint", help="OTLP/gRPC endpoint(s) to forward enriched data to")
     serve.add_argument("--data-dir", help="directory for durable state and queues (default ./llmpulse-data)")
+    serve.add_argument(
+        "--workers", type=int, help="processes sharing the ports (default 1; env LLMPULSE_WORKERS)"
+    )
     serve.set_defaults(func=_serve)
 
     check = sub.add_parser("check-config", help="validate a config file and print every problem")

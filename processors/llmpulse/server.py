@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -81,9 +82,11 @@ class Gateway:
         self.admission = Admission(
             limits.memory_limit_mib << 20, limits.max_inflight_mib << 20, retry_after_s=limits.retry_after_s
         )
-        self.grpc = GRPCReceiver(config.receivers.grpc, self.pipeline, self.selfmetrics, tokens, self.admission)
-        self.http = HTTPReceiver(config.receivers.http, self.pipeline, self.selfmetrics, tokens, self.admission)
+        receivers = config.receivers
+        self.grpc = GRPCReceiver(receivers.grpc, self.pipeline, self.selfmetrics, tokens, self.admission)
+        self.http = HTTPReceiver(receivers.http, self.pipeline, self.selfmetrics, tokens, self.admission)
         self._metrics_runner: web.AppRunner | None = None
+        self.metrics_port: int | None = None
         self._ready = False
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -118,10 +121,10 @@ class Gateway:
         host, _, port = self.config.metrics.endpoint.rpartition(":")
         self._metrics_runner = web.AppRunner(self.metrics_app(), access_log=None, handle_signals=False)
         await self._metrics_runner.setup()
-        site = web.TCPSite(
-            self._metrics_runner, host.strip("[]") or None, int(port), reuse_port=reuse_port or None
-        )
+        site = web.TCPSite(self._metrics_runner, host.strip("[]") or None, int(port))
         await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.metrics_port = int(sockets[0].getsockname()[1]) if sockets else int(port)
         await self.grpc.start(reuse_port=reuse_port)
         await self.http.start(reuse_port=reuse_port)
         self._tasks.append(asyncio.create_task(self._housekeeping()))
@@ -158,18 +161,26 @@ class Gateway:
             await self._metrics_runner.cleanup()
         log.info("llmpulse stopped")
 
-    async def serve_forever(self) -> None:
+    async def serve_forever(
+        self, *, reuse_port: bool = False, on_ready: Callable[[Gateway], None] | None = None
+    ) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
+        await self.start(reuse_port=reuse_port)
+        if on_ready is not None:
+            on_ready(self)
         await stop.wait()
         log.info("signal received: shutting down")
         await self.stop()
 
 
 def run(config: Config) -> int:
+    if config.workers > 1:
+        from llmpulse.workers import run_workers
+
+        return run_workers(config)
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     gateway = Gateway(config)
     asyncio.run(gateway.serve_forever())

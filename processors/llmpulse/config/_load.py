@@ -22,6 +22,7 @@ FLAG_PATHS: dict[str, tuple[str, ...]] = {
     "remote_write_url": ("remote_write", "targets"),
     "forward_otlp_endpoint": ("forward", "targets"),
     "data_dir": ("data_dir",),
+    "workers": ("workers",),
 }
 
 

@@ -228,6 +228,8 @@ class Config(_Strict):
     remote_write: RemoteWriteConfig = Field(default_factory=RemoteWriteConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    #: processes serving the same ports (SO_REUSEPORT), each with its own llmpulse_instance
+    workers: int = Field(default=1, ge=1, le=64)
     #: durable state: span-metrics state, remote-write and forwarding queues
     data_dir: Path = Field(default_factory=_default_data_dir)
     #: this replica's llmpulse_instance label; empty = generated once and kept in data_dir
