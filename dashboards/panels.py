@@ -128,8 +128,10 @@ def stat(
         .graph_mode(BigValueGraphMode.NONE)
         .text_mode(BigValueTextMode.VALUE)
         .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .no_value("0")
     )
+    if unit not in (SECONDS, PERCENT):
+        # Nothing counted is 0 calls, tokens or dollars; a latency or a ratio of nothing stays "No data".
+        p = p.no_value("0")
     if decimals is not None:
         p = p.decimals(decimals)
     return p
