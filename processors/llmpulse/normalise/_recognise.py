@@ -230,6 +230,11 @@ def _build_call(
     )
 
 
+#: Span events that record an exception: the OTel ``exception`` event, and the GenAI semconv v1.41
+#: ``gen_ai.client.operation.exception`` event (same ``exception.*`` attributes).
+EXCEPTION_EVENTS = frozenset({"exception", "gen_ai.client.operation.exception"})
+
+
 def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
     evidence = ErrorEvidence(http_status=values.get("http_status"))
     if span.status.code == Status.STATUS_CODE_ERROR:
@@ -245,7 +250,7 @@ def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
             evidence.texts.append(text)
             evidence.raw = evidence.raw or text
     for event in span.events:
-        if event.name != "exception":
+        if event.name not in EXCEPTION_EVENTS:
             continue
         evidence.failed = True
         for kv in event.attributes:
