@@ -6,26 +6,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.support.promstack import free_port
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"llmpulse exited early: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("llmpulse did not become ready")
+from tests.support.process import start_serve
 
 
 def _metric(text: str, name: str) -> float:
@@ -33,28 +18,9 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_serve_demo_traffic_and_sigterm(tmp_path: Path) -> None:
-    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmpulse",
-            "serve",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{grpc_port}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{http_port}",
-            "--metrics-endpoint",
-            f"127.0.0.1:{metrics_port}",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, ports = start_serve(tmp_path / "data")
+    grpc_port, metrics_port = ports["grpc"], ports["metrics"]
     try:
-        _wait_ready(f"http://127.0.0.1:{metrics_port}/readyz", proc)
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/healthz").text == "ok\n"
         demo = subprocess.run(
             [

@@ -4,9 +4,6 @@ clean shutdown of every worker."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmpulse.workers import merge_expositions
-from tests.support.promstack import free_port
+from tests.support.process import start_serve
 
 
 def _total(text: str, name: str) -> float:
@@ -62,40 +59,9 @@ def _send(grpc_port: int, calls: int, model: str) -> None:
 
 
 def test_two_workers_share_ports_and_merge_metrics(tmp_path: Path) -> None:
-    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llmpulse",
-            "serve",
-            "--workers",
-            "2",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{grpc_port}",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{http_port}",
-            "--metrics-endpoint",
-            f"127.0.0.1:{metrics_port}",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{metrics_port}"
+    proc, ports = start_serve(tmp_path, "--workers", "2")
+    grpc_port, base = ports["grpc"], f"http://127.0.0.1:{ports['metrics']}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError("workers did not become ready")
         for _ in range(16):  # 16 connections: the kernel spreads them over both workers
             _send(grpc_port, 5, "gpt-4o-mini")
         merged = httpx.get(f"{base}/metrics").text
