@@ -214,6 +214,20 @@ OVERFLOW = "llmpulse_cardinality_overflow_total"
 ACTIVE_SERIES = "llmpulse_active_series"
 EXPIRED_SERIES = "llmpulse_expired_series_total"
 STATE_WAL_BYTES = "llmpulse_state_wal_bytes"
+# Exporters (names shared with the alerts/ pipeline-health rules).
+RW_SENT = "llmpulse_remote_write_samples_sent_total"
+RW_RETRIED = "llmpulse_remote_write_samples_retried_total"
+RW_FAILED = "llmpulse_remote_write_samples_failed_total"
+RW_DROPPED = "llmpulse_remote_write_samples_dropped_total"
+RW_QUEUE_SAMPLES = "llmpulse_remote_write_queue_samples"
+RW_QUEUE_BYTES = "llmpulse_remote_write_queue_bytes"
+RW_QUEUE_CAPACITY = "llmpulse_remote_write_queue_capacity_bytes"
+RW_HIGHEST_SENT = "llmpulse_remote_write_highest_sent_timestamp_seconds"
+FWD_SENT = "llmpulse_forward_items_sent_total"
+FWD_FAILED = "llmpulse_forward_items_failed_total"
+FWD_DROPPED = "llmpulse_forward_items_dropped_total"
+FWD_QUEUE_BYTES = "llmpulse_forward_queue_bytes"
+FWD_QUEUE_CAPACITY = "llmpulse_forward_queue_capacity_bytes"
 
 
 def psel(*matchers: str, config: Config = CONFIG) -> str:
@@ -245,3 +259,21 @@ def overflow_series(config: Config = CONFIG) -> str:
     """
     matchers = ", ".join(m for m in (config.genai_selector, 'otel_metric_overflow="true"') if m)
     return "count by (__name__) ({" + matchers + "})"
+
+
+def queue_fill() -> str:
+    """Share (0..1) of each exporter queue's disk budget in use, fullest replica per target; the
+    ``exporter`` label tells remote write from OTLP forwarding (their target names may clash)."""
+    parts = []
+    for exporter, used, capacity in (
+        ("remote_write", RW_QUEUE_BYTES, RW_QUEUE_CAPACITY),
+        ("forward", FWD_QUEUE_BYTES, FWD_QUEUE_CAPACITY),
+    ):
+        fill = f"max by (target) ({used}{psel()} / ({capacity}{psel()} > 0))"
+        parts.append(f'label_replace({fill}, "exporter", "{exporter}", "", "")')
+    return " or ".join(parts)
+
+
+def remote_write_delay(by: Sequence[str] = ("target",)) -> str:
+    """Seconds between now and the newest sample a target accepted: how far Prometheus lags."""
+    return f"max by ({', '.join(by)}) (time() - {RW_HIGHEST_SENT}{psel()})"

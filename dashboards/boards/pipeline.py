@@ -125,6 +125,124 @@ def build() -> Dashboard:
 
     d = section(
         d,
+        "Export: remote write and OTLP forwarding",
+        [
+            p.stat(
+                "Remote-write samples sent",
+                "Samples the remote-write targets accepted over the time range.",
+                q.pipeline_increase(q.RW_SENT),
+                p.COUNT,
+                decimals=0,
+            ),
+            p.stat(
+                "Remote-write samples dropped",
+                "Samples removed from a remote-write queue unsent (refused, thinned, too old, queue "
+                "full): metrics that will never reach Prometheus.",
+                q.pipeline_increase(q.RW_DROPPED),
+                p.COUNT,
+                warning=1,
+                decimals=0,
+            ),
+            p.stat(
+                "Remote-write delay",
+                "Now minus the newest sample a target accepted, worst target: how stale Prometheus is.",
+                f"max({q.remote_write_delay()})",
+                p.SECONDS,
+                warning=60,
+                critical=300,
+                decimals=0,
+            ),
+            p.stat(
+                "OTLP items forwarded",
+                "Enriched spans and log records the OTLP forwarding targets accepted over the time range.",
+                q.pipeline_increase(q.FWD_SENT),
+                p.COUNT,
+                decimals=0,
+            ),
+            p.stat(
+                "OTLP items dropped",
+                "Spans and log records removed from a forwarding queue unsent: lost for the log stores.",
+                q.pipeline_increase(q.FWD_DROPPED),
+                p.COUNT,
+                warning=1,
+                decimals=0,
+            ),
+            p.stat(
+                "Fullest exporter queue",
+                "Largest share of a disk queue's budget in use, remote write or forwarding; when full, "
+                "new data is dropped.",
+                f"max({q.queue_fill()})",
+                p.PERCENT,
+                warning=0.5,
+                critical=0.8,
+                decimals=1,
+            ),
+            p.timeseries(
+                "Remote-write samples per second",
+                "Samples accepted, retried (5xx, 429, network) and refused for good (4xx), per target.",
+                [
+                    p.Target(q.pipeline_rate(q.RW_SENT, ["target"]), "{{target}} sent"),
+                    p.Target(q.pipeline_rate(q.RW_RETRIED, ["target"]), "{{target}} retried"),
+                    p.Target(q.pipeline_rate(q.RW_FAILED, ["target"]), "{{target}} failed"),
+                ],
+                p.PER_SECOND,
+                width=8,
+            ),
+            p.timeseries(
+                "Remote-write samples dropped per second",
+                "Samples dropped unsent per target and reason (rejected, thinned, too_old, queue_full).",
+                [p.Target(q.pipeline_rate(q.RW_DROPPED, ["target", "reason"]), "{{target}} {{reason}}")],
+                p.PER_SECOND,
+                width=8,
+            ),
+            p.timeseries(
+                "Remote-write queue and delay",
+                "Samples waiting on disk per target (left axis) and how far behind the newest accepted "
+                "sample is (seconds, in the legend).",
+                [
+                    p.Target(q.pipeline_gauge(q.RW_QUEUE_SAMPLES, ["target"]), "{{target}} queued samples"),
+                    p.Target(q.remote_write_delay(), "{{target}} delay (s)"),
+                ],
+                p.COUNT,
+                width=8,
+            ),
+            p.timeseries(
+                "OTLP items forwarded per second",
+                "Spans and log records accepted and refused for good per forwarding target and signal.",
+                [
+                    p.Target(q.pipeline_rate(q.FWD_SENT, ["target", "signal"]), "{{target}} {{signal}} sent"),
+                    p.Target(
+                        q.pipeline_rate(q.FWD_FAILED, ["target", "signal"]), "{{target}} {{signal}} failed"
+                    ),
+                ],
+                p.PER_SECOND,
+                width=8,
+            ),
+            p.timeseries(
+                "OTLP items dropped per second",
+                "Items dropped unsent per forwarding target, signal and reason.",
+                [
+                    p.Target(
+                        q.pipeline_rate(q.FWD_DROPPED, ["target", "signal", "reason"]),
+                        "{{target}} {{signal}} {{reason}}",
+                    )
+                ],
+                p.PER_SECOND,
+                width=8,
+            ),
+            p.timeseries(
+                "Exporter queue fill",
+                "Share of each disk queue's budget in use; at 100 % new data is dropped.",
+                [p.Target(q.queue_fill(), "{{exporter}} {{target}}")],
+                p.PERCENT,
+                warning=0.5,
+                critical=0.8,
+                width=8,
+            ),
+        ],
+    )
+    d = section(
+        d,
         "Series, cardinality and state",
         [
             p.timeseries(
