@@ -20,6 +20,7 @@ live aggregate (DESIGN.md), every series of a scrape sharing one timestamp.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import queue
@@ -40,7 +41,8 @@ import yaml
 from dashboards.generate import panels_of, render
 from llmpulse.top import ModelStats, cells
 from tests.dashboards.llm_scenario import ALL, CALLS, FINETUNE, HAIKU, MINI, Truth, send, send_refused
-from tests.support.promstack import Prometheus, free_port, http_get, stop_process, wait_until
+from tests.support.process import start_serve
+from tests.support.promstack import Prometheus, stop_process, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -84,48 +86,24 @@ class Endpoints:
     metrics: str  # /metrics URL
 
 
-def _prometheus(work: Path, metrics_port: int) -> Prometheus:
+def _prometheus(work: Path, metrics_port: int | None) -> Prometheus:
+    """Prometheus with the alerts/ rules at 1 s evaluation, scraping llmpulse when INGEST says so."""
     scrape = [{"job_name": "llmpulse", "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}]
     return Prometheus.start(
         work / "prom",
         rule_files=[RULES],
         evaluation_interval="1s",
         scrape_interval=f"{SEND_INTERVAL_S:g}s",
-        scrape_configs=scrape if INGEST == "scrape" else (),
+        scrape_configs=scrape if metrics_port is not None else (),
     )
 
 
-def _llmpulse(work: Path, prom: Prometheus, metrics: int) -> tuple[subprocess.Popen[bytes], Endpoints, Path]:
-    grpc, http = free_port(), free_port()
-    config = work / "llmpulse.yaml"
-    config.write_text(yaml.safe_dump({"remote_write": {"send_interval_s": SEND_INTERVAL_S}}))
-    log = work / "llmpulse.log"
-    rw = ["--remote-write-url", prom.remote_write_url] if INGEST == "remote_write" else []
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "llmpulse", "serve", "--config", str(config),
-                "--otlp-grpc-endpoint", f"127.0.0.1:{grpc}",
-                "--otlp-http-endpoint", f"127.0.0.1:{http}",
-                "--metrics-endpoint", f"127.0.0.1:{metrics}",
-                *rw,
-                "--data-dir", str(work / "data"),
-            ],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{metrics}"
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"llmpulse exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        return http_get(base + "/readyz", timeout=1.0)[0] == 200
-
-    try:
-        wait_until(ready, timeout=30, what="llmpulse /readyz")
-    except BaseException:
-        stop_process(proc)
-        raise
-    return proc, Endpoints(f"127.0.0.1:{grpc}", f"http://127.0.0.1:{http}", base + "/metrics"), log
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """Stop llmpulse (thawing it first if frozen) and return what it printed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+    stop_process(proc)  # type: ignore[arg-type]
+    return proc.stdout.read()[-3000:] if proc.stdout else ""
 
 
 def _top(*argv: str) -> subprocess.Popen[str]:
@@ -174,68 +152,77 @@ def _bounds(prom: Prometheus, metric: str) -> list[float]:
     return sorted(b for b in les if not math.isinf(b))
 
 
+def _scenario(prom: Prometheus, proc: subprocess.Popen[str], ep: Endpoints) -> Stack:
+    # 1. `top --metrics-url` measures the first batch between its two scrapes.
+    top = _top("--metrics-url", ep.metrics, "--interval", "4", "--once", "--json")
+    try:
+        _wait_for_line(top.stderr, "first scrape", timeout=30)
+        send(ep.grpc, CALLS)
+        send_refused(ep.http)
+        out, err = top.communicate(timeout=60)
+        assert top.returncode == 0, err
+    finally:
+        if top.poll() is None:
+            top.kill()
+            top.wait()
+    top_metrics = json.loads(out)
+
+    # 2. A sample holding exactly the first batch starts the window; the second batch fills it.
+    wait_until(lambda: _calls_in_prometheus(prom) == N, timeout=60, what="first batch in Prometheus")
+    time.sleep(2 * SEND_INTERVAL_S)
+    first_t = _latest_sample_t(prom)
+    send(ep.grpc, CALLS)
+    send_refused(ep.http)
+    wait_until(lambda: _calls_in_prometheus(prom) == 2 * N, timeout=60, what="second batch in Prometheus")
+    time.sleep(2 * SEND_INTERVAL_S)
+    proc.send_signal(signal.SIGSTOP)  # freeze: nothing more is written, nothing goes stale
+    time.sleep(1.0)
+    frozen = time.time()
+    last_t = _latest_sample_t(prom)
+    rule = "max(timestamp(llm:gen_ai_client_operation_duration_seconds_count:rate5m))"
+    rules_t = wait_until(
+        lambda: (t := prom.query_value(rule)) is not None and t > frozen + 0.5 and t,
+        timeout=30,
+        what="a rule evaluation after the freeze",
+    )
+    return Stack(
+        prom,
+        ep.metrics,
+        top_metrics,
+        first_t,
+        last_t,
+        float(rules_t),
+        _bounds(prom, "gen_ai_client_operation_duration_seconds"),
+        _bounds(prom, "gen_ai_client_operation_time_to_first_chunk_seconds"),
+        _bounds(prom, "gen_ai_client_operation_time_per_output_chunk_seconds"),
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("dashboards-e2e")
-    metrics_port = free_port()
-    with _prometheus(work, metrics_port) as prom:
-        proc, ep, log = _llmpulse(work, prom, metrics_port)
-
-        def tail() -> str:
-            return f"\n--- llmpulse log ---\n{log.read_text(errors='replace')[-3000:]}"
-
-        top = None
+    config = work / "llmpulse.yaml"
+    config.write_text(yaml.safe_dump({"remote_write": {"send_interval_s": SEND_INTERVAL_S}}))
+    serve = ("--config", str(config))
+    with contextlib.ExitStack() as cleanup:
+        if INGEST == "scrape":  # Prometheus needs llmpulse's port; llmpulse needs nothing of it
+            proc, ports = start_serve(work / "data", *serve)
+            cleanup.callback(_stop, proc)
+            prom = cleanup.enter_context(_prometheus(work, ports["metrics"]))
+        else:
+            prom = cleanup.enter_context(_prometheus(work, None))
+            proc, ports = start_serve(work / "data", *serve, "--remote-write-url", prom.remote_write_url)
+            cleanup.callback(_stop, proc)
+        ep = Endpoints(
+            f"127.0.0.1:{ports['grpc']}",
+            f"http://127.0.0.1:{ports['http']}",
+            f"http://127.0.0.1:{ports['metrics']}/metrics",
+        )
         try:
-            try:
-                # 1. `top --metrics-url` measures the first batch between its two scrapes.
-                top = _top("--metrics-url", ep.metrics, "--interval", "4", "--once", "--json")
-                _wait_for_line(top.stderr, "first scrape", timeout=30)
-                send(ep.grpc, CALLS)
-                send_refused(ep.http)
-                out, err = top.communicate(timeout=60)
-                assert top.returncode == 0, err
-                top_metrics = json.loads(out)
-
-                # 2. A remote-written sample holding exactly the first batch starts the window.
-                wait_until(
-                    lambda: _calls_in_prometheus(prom) == N, timeout=60, what="first batch in Prometheus"
-                )
-                time.sleep(2 * SEND_INTERVAL_S)
-                first_t = _latest_sample_t(prom)
-                send(ep.grpc, CALLS)
-                send_refused(ep.http)
-                wait_until(lambda: _calls_in_prometheus(prom) == 2 * N, timeout=60, what="second batch")
-                time.sleep(2 * SEND_INTERVAL_S)
-                proc.send_signal(signal.SIGSTOP)  # freeze: nothing more is written, nothing goes stale
-                time.sleep(1.0)
-                frozen = time.time()
-                last_t = _latest_sample_t(prom)
-                rule = "max(timestamp(llm:gen_ai_client_operation_duration_seconds_count:rate5m))"
-                rules_t = wait_until(
-                    lambda: (t := prom.query_value(rule)) is not None and t > frozen + 0.5 and t,
-                    timeout=30,
-                    what="a rule evaluation after the freeze",
-                )
-            except (TimeoutError, AssertionError) as e:
-                raise AssertionError(f"{e}{tail()}") from e
-            yield Stack(
-                prom,
-                ep.metrics,
-                top_metrics,
-                first_t,
-                last_t,
-                float(rules_t),
-                _bounds(prom, "gen_ai_client_operation_duration_seconds"),
-                _bounds(prom, "gen_ai_client_operation_time_to_first_chunk_seconds"),
-                _bounds(prom, "gen_ai_client_operation_time_per_output_chunk_seconds"),
-            )
-        finally:
-            if top is not None and top.poll() is None:
-                top.kill()
-                top.wait()
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-            stop_process(proc)
+            result = _scenario(prom, proc, ep)
+        except (TimeoutError, AssertionError) as e:
+            raise AssertionError(f"{e}\n--- llmpulse output ---\n{_stop(proc)}") from e
+        yield result
 
 
 # --- the panels --------------------------------------------------------------------------------
