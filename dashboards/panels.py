@@ -209,6 +209,7 @@ def heatmap(
             .scheme("Oranges")
             .scale(HeatmapColorScale.EXPONENTIAL)
             .exponent(0.5)
+            .steps(64)
         )
         .rows_frame(hm.RowsHeatmapOptions().layout(HeatmapCellLayout.LE))
         .show_legend()
