@@ -4,7 +4,8 @@ GenAI-semconv mode.
 Legacy: the provider call is the ``ai.<op>.doGenerate``/``doStream``/``doEmbed`` span; its parent
 (``ai.generateText`` …) repeats the same usage and is not a call. TTFT is in milliseconds.
 Through v5, Anthropic ``inputTokens`` exclude cache; v7 says so explicitly with
-``inputTokenDetails.noCacheTokens``. v7 semconv mode: ``invoke_agent`` aggregates its ``chat``
+``inputTokenDetails.noCacheTokens``. Before v7 the cache-write count is only in
+``ai.response.providerMetadata``. v7 semconv mode: ``invoke_agent`` aggregates its ``chat``
 children (not a call, by operation); metric names reused as span attributes, in seconds.
 """
 
@@ -13,9 +14,12 @@ from __future__ import annotations
 import re
 
 from llmpulse.dialects import semconv
-from llmpulse.dialects._spec import A, Dialect, Event, Name, extend
+from llmpulse.dialects._spec import A, Dialect, Event, J, Name, extend
 
 _DO = re.compile(r"^ai\.\w+\.(?P<do>doGenerate|doStream|doEmbed)$")
+#: provider usage as the provider returned it (JSON); the only place v5/v6 put Anthropic cache
+#: writes. Paths as Langfuse reads them (reference §7b).
+_META = "ai.response.providerMetadata"
 
 LEGACY = Dialect(
     name="vercel_ai",
@@ -27,8 +31,19 @@ LEGACY = Dialect(
         response_model=(A("ai.response.model"),),
         input_tokens=(A("ai.usage.inputTokens"), A("ai.usage.promptTokens"), A("ai.usage.tokens")),
         output_tokens=(A("ai.usage.outputTokens"), A("ai.usage.completionTokens")),
-        cache_read_tokens=(A("ai.usage.inputTokenDetails.cacheReadTokens"), A("ai.usage.cachedInputTokens")),
-        cache_write_tokens=(A("ai.usage.inputTokenDetails.cacheWriteTokens"),),
+        cache_read_tokens=(
+            A("ai.usage.inputTokenDetails.cacheReadTokens"),
+            A("ai.usage.cachedInputTokens"),
+            J(_META, ("anthropic", "usage", "cache_read_input_tokens")),
+            J(_META, ("bedrock", "usage", "cacheReadInputTokens")),
+        ),
+        cache_write_tokens=(
+            A("ai.usage.inputTokenDetails.cacheWriteTokens"),
+            J(_META, ("anthropic", "usage", "cache_creation_input_tokens")),
+            J(_META, ("anthropic", "cacheCreationInputTokens")),
+            J(_META, ("bedrock", "usage", "cacheWriteInputTokens")),
+            J(_META, ("bedrock", "usage", "cacheCreationInputTokens")),
+        ),
         reasoning_tokens=(A("ai.usage.outputTokenDetails.reasoningTokens"), A("ai.usage.reasoningTokens")),
         streaming=(Name(_DO, "do", {"doStream": True, "doGenerate": False, "doEmbed": False}),),
         ttft_s=(
