@@ -1,0 +1,394 @@
+"""Spans per CPU-second of llmpulse against Rotel (a Rust OTLP collector) on the same load.
+
+Both run as real processes on free loopback ports: ``python -m llmpulse serve`` (fresh data dir,
+default config: content dropped, span metrics on) and ``rotel-agent start --exporter blackhole``.
+The same pre-serialised batches (``benchmarks.loadgen``) go to each over OTLP/gRPC, from several
+client threads with their own channels, through a raw unary call (bytes in, bytes out: the client
+does no protobuf work). One target is loaded at a time so they never compete for the 2 cores; the
+other sits idle. A server's CPU is its user+system time across the measured window (read from
+/proc through psutil), so the figure does not depend on how busy the machine is, only on how much
+work each span costs.
+
+    python -m benchmarks.run_throughput                       # 400 requests × 512 spans each
+    python -m benchmarks.run_throughput --requests 200 --streams 4 --rounds 2
+    python -m benchmarks.run_throughput --only llmpulse --profile /tmp/llmpulse.prof
+
+The run is bounded (request count and ``--deadline``) and always stops both servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import grpc
+import psutil
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from benchmarks.loadgen import Batch, build_load, describe
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rotel_binary() -> Path:
+    import rotel
+
+    path = Path(rotel.__file__).parent / "rotel-agent"
+    if not path.exists():
+        raise SystemExit(f"rotel-agent not found at {path}: pip install rotel")
+    return path
+
+
+@dataclass(slots=True)
+class Server:
+    name: str
+    proc: subprocess.Popen[bytes]
+    grpc_endpoint: str
+    metrics_url: str | None = None
+
+    @property
+    def ps(self) -> psutil.Process:
+        return psutil.Process(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        t = self.ps.cpu_times()
+        return float(t.user + t.system + t.children_user + t.children_system)
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float(self.ps.memory_info().rss) / 2**20
+
+
+@dataclass(slots=True)
+class Result:
+    target: str
+    requests: int
+    spans: int
+    failed: int
+    wall_s: float
+    server_cpu_s: float
+    client_cpu_s: float
+    peak_rss_mib: float
+
+    @property
+    def spans_per_cpu_s(self) -> float:
+        return self.spans / self.server_cpu_s if self.server_cpu_s > 0 else float("inf")
+
+    @property
+    def spans_per_wall_s(self) -> float:
+        return self.spans / self.wall_s
+
+
+def _wait(check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
+        with suppress(Exception):
+            if check():
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s")
+
+
+def _grpc_ready(endpoint: str) -> bool:
+    with grpc.insecure_channel(endpoint) as channel:
+        grpc.channel_ready_future(channel).result(timeout=1)
+    return True
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextmanager
+def llmpulse_server(workdir: Path, profile: Path | None = None) -> Iterator[Server]:
+    grpc_ep, http_ep, metrics_ep = (f"127.0.0.1:{free_port()}" for _ in range(3))
+    cmd = [sys.executable, *(["-m", "cProfile", "-o", str(profile)] if profile else []), "-m", "llmpulse"]
+    cmd += [
+        "serve",
+        "--otlp-grpc-endpoint",
+        grpc_ep,
+        "--otlp-http-endpoint",
+        http_ep,
+        "--metrics-endpoint",
+        metrics_ep,
+        "--data-dir",
+        str(workdir / "llmpulse-data"),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPULSE_")}
+    log = (workdir / "llmpulse.log").open("wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+    try:
+        url = f"http://{metrics_ep}"
+        _wait(lambda: urllib.request.urlopen(url + "/readyz", timeout=1).status == 200, "llmpulse", proc, 60)
+        yield Server("llmpulse", proc, grpc_ep, url)
+    finally:
+        _stop(proc)
+        log.close()
+
+
+@contextmanager
+def rotel_server(workdir: Path) -> Iterator[Server]:
+    grpc_ep, http_ep = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    cmd = [
+        str(rotel_binary()),
+        "start",
+        "--exporter",
+        "blackhole",
+        "--otlp-grpc-endpoint",
+        grpc_ep,
+        "--otlp-http-endpoint",
+        http_ep,
+        "--otlp-grpc-max-recv-msg-size-mib",
+        "16",
+        "--pid-file",
+        str(workdir / "rotel.pid"),
+        "--log-file",
+        str(workdir / "rotel.log"),
+    ]
+    log = (workdir / "rotel.out").open("wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    try:
+        _wait(lambda: _grpc_ready(grpc_ep), "rotel", proc, 30)
+        yield Server("rotel", proc, grpc_ep)
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def send(endpoint: str, load: list[Batch], requests: int, streams: int, deadline_s: float) -> tuple[int, int]:
+    """Send ``requests`` batches over ``streams`` channels; returns (spans accepted, failed calls)."""
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    totals = {"spans": 0, "failed": 0}
+    stop_at = time.monotonic() + deadline_s
+
+    def worker() -> None:
+        spans = failed = 0
+        with grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
+            export = channel.unary_unary(EXPORT)
+            while time.monotonic() < stop_at:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    break
+                batch = load[n % len(load)]
+                try:
+                    reply = export(batch.body, timeout=60)
+                except grpc.RpcError:
+                    failed += 1
+                    continue
+                rejected = ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans
+                spans += batch.spans - rejected
+        with lock:
+            totals["spans"] += spans
+            totals["failed"] += failed
+
+    threads = [threading.Thread(target=worker, name=f"client-{i}") for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return totals["spans"], totals["failed"]
+
+
+def measure(
+    server: Server,
+    load: list[Batch],
+    requests: int,
+    streams: int,
+    warmup: int,
+    deadline_s: float,
+    spy: Path | None = None,
+) -> Result:
+    send(server.grpc_endpoint, load, warmup, streams, deadline_s)
+    time.sleep(0.5)  # let batching settle (rotel flushes every 200 ms)
+    sampler = None
+    if spy is not None:  # sampled from outside the process (py-spy), not counted in its CPU
+        sampler = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(server.proc.pid),
+                "--rate",
+                "250",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(spy),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)
+    cpu0, wall0, client0 = server.cpu_s(), time.perf_counter(), time.process_time()
+    spans, failed = send(server.grpc_endpoint, load, requests, streams, deadline_s)
+    wall = time.perf_counter() - wall0
+    client = time.process_time() - client0
+    time.sleep(0.3)  # count the work still in flight (rotel's last batch) in the server's CPU
+    cpu = server.cpu_s() - cpu0
+    if sampler is not None:
+        sampler.send_signal(signal.SIGINT)
+        sampler.wait(30)
+    return Result(server.name, requests, spans, failed, wall, cpu, client, server.peak_rss_mib())
+
+
+def summarise_stacks(path: Path, top: int = 25) -> str:
+    """Self and inclusive shares per function from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " (" + f.rsplit("/", 1)[-1] if "/" in f else f for f in stack.split(";")]
+        total += int(count)
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+    lines = [f"{total} samples; self time:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines.append("inclusive time:")
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    return "\n".join(lines)
+
+
+def check_llmpulse(server: Server, load: list[Batch], sent: list[int]) -> str:
+    """The gateway really did the work: received spans and recognised calls match the load.
+
+    ``sent`` holds the request counts of each ``send`` run (each starts at the first batch)."""
+    assert server.metrics_url is not None
+    text = urllib.request.urlopen(server.metrics_url + "/metrics", timeout=10).read().decode()
+    calls: Counter[str] = Counter()
+    spans = 0
+    for n in (n for count in sent for n in range(count)):
+        batch = load[n % len(load)]
+        calls.update(batch.calls)
+        spans += batch.spans
+    got_spans = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("llmpulse_received_items_total{") and 'signal="traces"' in line
+    )
+    got_calls = {
+        d: sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(f'llmpulse_calls_recognised_total{{dialect="{d}"}}')
+        )
+        for d in calls
+    }
+    ok = got_spans == spans and all(got_calls[d] == n for d, n in calls.items())
+    verdict = "OK" if ok else "MISMATCH"
+    return f"{verdict}: {got_spans:.0f}/{spans} spans, calls {got_calls} (expected {dict(calls)})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="llmpulse vs Rotel: spans per CPU-second on the same load")
+    parser.add_argument("--requests", type=int, default=400, help="measured requests per target and round")
+    parser.add_argument("--warmup", type=int, default=40, help="requests sent before measuring")
+    parser.add_argument("--streams", type=int, default=4, help="concurrent client channels")
+    parser.add_argument("--batches", type=int, default=16, help="distinct pre-serialised batches")
+    parser.add_argument("--spans", type=int, default=512, help="spans per batch")
+    parser.add_argument("--llm-share", type=float, default=0.2)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the targets this many times")
+    parser.add_argument("--only", choices=("llmpulse", "rotel"))
+    parser.add_argument("--deadline", type=float, default=300.0, help="stop sending after this many seconds")
+    parser.add_argument("--profile", type=Path, help="run llmpulse under cProfile, write stats here")
+    parser.add_argument("--py-spy", type=Path, help="sample llmpulse with py-spy while measured, stacks here")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    load = build_load(args.batches, args.spans, args.llm_share)
+    print(f"load: {describe(load)}")
+    print(f"machine: {os.cpu_count()} CPUs, {platform_line()}")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="llmpulse-bench-") as tmp:
+        workdir = Path(tmp)
+        with llmpulse_server(workdir, args.profile) as lp, rotel_server(workdir) as rt:
+            targets = [s for s in (lp, rt) if args.only in (None, s.name)]
+            for _ in range(args.rounds):
+                for server in targets:
+                    spy = args.py_spy if server.name == "llmpulse" else None
+                    result = measure(
+                        server, load, args.requests, args.streams, args.warmup, args.deadline, spy
+                    )
+                    results.append(result)
+                    print(report(result))
+            if args.only in (None, "llmpulse"):
+                sent = [args.warmup, args.requests] * args.rounds
+                print("llmpulse check:", check_llmpulse(lp, load, sent))
+    if args.py_spy is not None and args.py_spy.exists():
+        print(summarise_stacks(args.py_spy))
+    summary = {}
+    for name in ("llmpulse", "rotel"):
+        mine = [r for r in results if r.target == name]
+        if mine:
+            summary[name] = sum(r.spans for r in mine) / sum(r.server_cpu_s for r in mine)
+    if len(summary) == 2:
+        ratio = summary["llmpulse"] / summary["rotel"]
+        print(
+            f"spans per CPU-second: llmpulse {summary['llmpulse']:,.0f}, rotel {summary['rotel']:,.0f}, "
+            f"ratio llmpulse/rotel = {ratio:.3f}× (target ≥ 0.5×)"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"results": [asdict(r) for r in results], "spans_per_cpu_s": summary}, indent=2)
+        )
+    return 0 if all(r.failed == 0 for r in results) else 1
+
+
+def platform_line() -> str:
+    import platform
+
+    model = ""
+    with suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    system = f"{platform.system()} {platform.release()}"
+    return f"{model or platform.processor()}, Python {platform.python_version()}, {system}"
+
+
+def report(r: Result) -> str:
+    return (
+        f"{r.target:9} {r.spans:>8} spans in {r.wall_s:6.2f} s wall, server CPU {r.server_cpu_s:6.2f} s "
+        f"→ {r.spans_per_cpu_s:>10,.0f} spans/CPU-s ({r.spans_per_wall_s:,.0f} spans/s wall), "
+        f"client CPU {r.client_cpu_s:.2f} s, peak RSS {r.peak_rss_mib:.0f} MiB, failed {r.failed}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
