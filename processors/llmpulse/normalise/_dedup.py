@@ -79,6 +79,9 @@ class Deduplicator:
         self._covered: OrderedDict[SpanKey, bytes] = OrderedDict()
         self._recent: dict[tuple[str, ...], deque[_Recent]] = {}
         self._recent_size = 0
+        #: per resource, how many remembered calls are [not SDK-native, SDK-native]: a call pairs
+        #: only with the other kind, so the scan is skipped when there is none (the usual case)
+        self._kinds: dict[tuple[str, ...], list[int]] = {}
 
     def resolve(
         self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
@@ -165,10 +168,12 @@ class Deduplicator:
         for cand in counted:
             native = cand.dialect.sdk_native
             recent = self._recent.get(cand.resource_key)
+            kinds = self._kinds.setdefault(cand.resource_key, [0, 0])
             if recent:
                 while recent and now - recent[0].seen > self._window:
-                    recent.popleft()
+                    kinds[recent.popleft().native] -= 1
                     self._recent_size -= 1
+            if recent and kinds[not native]:
                 for scanned, entry in enumerate(reversed(recent)):
                     if scanned >= 512:
                         break
@@ -195,6 +200,7 @@ class Deduplicator:
                     now,
                 )
             )
+            kinds[native] += 1
             self._recent_size += 1
             if self._recent_size > self._max:
                 self._evict()
@@ -202,11 +208,13 @@ class Deduplicator:
     def _evict(self) -> None:
         for key in list(self._recent):
             queue = self._recent[key]
+            kinds = self._kinds[key]
             while queue and self._recent_size > self._max // 2:
-                queue.popleft()
+                kinds[queue.popleft().native] -= 1
                 self._recent_size -= 1
             if not queue:
                 del self._recent[key]
+                del self._kinds[key]
 
 
 def _mark(cand: Candidate, kept: bytes, reason: str) -> None:
