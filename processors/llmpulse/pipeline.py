@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from google.protobuf.message import Message
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from llmpulse.accesslogs import AccessLogReader
 from llmpulse.call import LLMCall
 from llmpulse.config import Config
 from llmpulse.enrich import (
@@ -114,6 +115,7 @@ class Pipeline:
         self.recogniser = recogniser or Recogniser()
         self.dedup = deduplicator or Deduplicator(window_s=config.enrich.dedup_window_s)
         self.dimensions = DimensionReader(config.metrics.dimensions, config.metrics.hash_salt)
+        self.accesslogs = AccessLogReader(config, selfmetrics, self.prices, self.dimensions)
         self._content_mode = config.enrich.redaction.content
         self._truncate = config.enrich.redaction.truncate_chars
         self._key_flags: dict[str, int] = {}
@@ -159,6 +161,7 @@ class Pipeline:
         to_redact: list[Span] = []
         invalid = 0
         recogniser = self.recogniser
+        key_flags = self._key_flags
         for rs in request.resource_spans:
             resource = self._resource(rs.resource, peer)
             service = resource.get("service.name")
@@ -176,8 +179,14 @@ class Pipeline:
                         bad.append(index)
                         continue
                     flags = 0
+                    # the hottest loop (every attribute of every span): a plain dict hit, the
+                    # method call only for a key not seen before
                     for kv in span.attributes:
-                        flags |= self._flags(kv.key)
+                        key = kv.key
+                        try:
+                            flags |= key_flags[key]
+                        except KeyError:
+                            flags |= self._flags(key)
                     if scope_dialect is None and not flags & _LLM:
                         if flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
@@ -264,13 +273,17 @@ class Pipeline:
 
             set_attributes(span.attributes, {"llmpulse.content.redacted": True})
 
-    # -- logs and metrics (recognition of access logs comes with the log dialects) -----------
+    # -- logs (access logs of meshes and AI gateways: llmpulse.accesslogs) and metrics --------
     def _logs(self, request: Any, peer: str | None) -> Outcome:
         outcome = Outcome()
+        counted: list[LLMCall] = []
         for rl in request.resource_logs:
-            self._resource(rl.resource, peer)
+            resource = self._resource(rl.resource, peer)
             for sl in rl.scope_logs:
                 for record in sl.log_records:
+                    call = self.accesslogs.process(record, sl.scope.name, resource)
+                    if call is not None:
+                        counted.append(call)
                     flags = 0
                     for kv in record.attributes:
                         flags |= self._flags(kv.key)
@@ -283,6 +296,7 @@ class Pipeline:
                     ):
                         record.body.Clear()
                 outcome.accepted += len(sl.log_records)
+        self.spanmetrics.record(counted)
         return outcome
 
     def _metrics(self, request: Any) -> Outcome:
