@@ -75,3 +75,59 @@ class SelfMetrics:
             "Bytes in the span-metrics state write-ahead log under --data-dir.",
             registry=registry,
         )
+        # -- remote write, per target (processors/llmpulse/remotewrite/README.md) --
+        self.rw_samples_sent = Counter(
+            "llmpulse_remote_write_samples_sent",
+            "Samples a remote-write target accepted (2xx).",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_samples_retried = Counter(
+            "llmpulse_remote_write_samples_retried",
+            "Samples sent again after a 5xx, 429 or network error, or re-stamped after a too-old 400.",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_samples_failed = Counter(
+            "llmpulse_remote_write_samples_failed",
+            "Samples in requests a target refused for good (4xx other than 429); never retried.",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_samples_dropped = Counter(
+            "llmpulse_remote_write_samples_dropped",
+            "Samples removed from a queue unsent, by reason: rejected (4xx), thinned (queue over "
+            "capacity), too_old (older than max_sample_age_s), queue_full (final values dropped).",
+            ["target", "reason"],
+            registry=registry,
+        )
+        self.rw_queue_samples = Gauge(
+            "llmpulse_remote_write_queue_samples",
+            "Samples queued on disk for a target.",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_queue_bytes = Gauge(
+            "llmpulse_remote_write_queue_bytes",
+            "Bytes queued on disk for a target.",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_queue_capacity_bytes = Gauge(
+            "llmpulse_remote_write_queue_capacity_bytes",
+            "Disk budget of a target's queue; over it, older snapshots are thinned.",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_highest_sent_timestamp = Gauge(
+            "llmpulse_remote_write_highest_sent_timestamp_seconds",
+            "Newest sample timestamp a target accepted (Unix seconds).",
+            ["target"],
+            registry=registry,
+        )
+        self.rw_last_success = Gauge(
+            "llmpulse_remote_write_last_success_timestamp_seconds",
+            "When a target last accepted a request (Unix seconds).",
+            ["target"],
+            registry=registry,
+        )

@@ -21,8 +21,9 @@ from llmpulse import __version__
 from llmpulse.config import Config
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
 from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck
+from llmpulse.remotewrite import RemoteWriteExporter
 from llmpulse.selfmetrics import SelfMetrics
-from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector
+from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector, StateStore
 
 log = logging.getLogger("llmpulse")
 
@@ -69,6 +70,26 @@ class Gateway:
             idle_timeout_s=config.metrics.series_idle_timeout_s,
         )
         self.registry.register(SpanMetricsCollector(self.spanmetrics))
+        st = config.state
+        self.state = StateStore(
+            config.data_dir / "state",
+            self.spanmetrics,
+            self.selfmetrics,
+            fsync=st.fsync,
+            fsync_interval_s=st.fsync_interval_s,
+            checkpoint_interval_s=st.checkpoint_interval_s,
+            max_wal_bytes=int(st.max_wal_mib * (1 << 20)),
+        )
+        self.remote_write: RemoteWriteExporter | None = None
+        if config.remote_write.targets:
+            self.remote_write = RemoteWriteExporter(
+                config.remote_write,
+                data_dir=config.data_dir,
+                instance=self.instance,
+                spanmetrics=self.spanmetrics,
+                selfmetrics=self.selfmetrics,
+                fsync=st.fsync == "always",
+            )
         self.exporters: list[Exporter] = list(exporters or [])
         self.pipeline = Pipeline(
             config,
@@ -118,6 +139,8 @@ class Gateway:
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self, *, reuse_port: bool = False) -> None:
+        # Counters continue: restore snapshot + WAL before anything can scrape or send.
+        await asyncio.to_thread(self.state.open)
         host, _, port = self.config.metrics.endpoint.rpartition(":")
         self._metrics_runner = web.AppRunner(self.metrics_app(), access_log=None, handle_signals=False)
         await self._metrics_runner.setup()
@@ -127,6 +150,9 @@ class Gateway:
         self.metrics_port = int(sockets[0].getsockname()[1]) if sockets else int(port)
         await self.grpc.start(reuse_port=reuse_port)
         await self.http.start(reuse_port=reuse_port)
+        await self.state.start()
+        if self.remote_write is not None:
+            await self.remote_write.start()
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._ready = True
         log.info(
@@ -140,7 +166,9 @@ class Gateway:
         interval = min(60.0, max(1.0, self.config.metrics.series_idle_timeout_s / 10 or 60.0))
         while True:
             await asyncio.sleep(interval)
-            self.spanmetrics.expire()
+            expired = self.spanmetrics.expire()
+            if self.remote_write is not None:
+                self.remote_write.expired(expired)  # final values + stale markers
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, then stop exporters and endpoints."""
@@ -157,6 +185,9 @@ class Gateway:
                 result = close()
                 if asyncio.iscoroutine(result):
                     await result
+        if self.remote_write is not None:
+            await self.remote_write.stop()  # last snapshot, short final send; the rest stays on disk
+        await self.state.close()
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         log.info("llmpulse stopped")

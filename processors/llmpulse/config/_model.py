@@ -175,19 +175,178 @@ class EnrichConfig(_Strict):
     dedup_window_s: float = Field(default=60.0, ge=0)
 
 
+#: Headers the remote-write protocol fixes; custom ``headers`` may not set them.
+REMOTE_WRITE_PROTOCOL_HEADERS = (
+    "content-encoding",
+    "content-type",
+    "x-prometheus-remote-write-version",
+    "user-agent",
+)
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class RemoteWriteBasicAuthConfig(_Strict):
+    """HTTP basic auth; the password inline or (better) from a mounted secret file."""
+
+    username: str = Field(min_length=1)
+    password: str = Field(default="", repr=False)
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> RemoteWriteBasicAuthConfig:
+        if self.password and self.password_file is not None:
+            raise ValueError("set `password` or `password_file`, not both")
+        return self
+
+
+class RemoteWriteTLSConfig(_Strict):
+    """How to trust the receiver and (optionally) present a client certificate (mTLS)."""
+
+    #: CA bundle to verify the receiver with; empty = the system's trust store
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: skip certificate verification (tests only: anyone on the path can read and change data)
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> RemoteWriteTLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("`cert_file` and `key_file` go together (client certificate and its key)")
+        return self
+
+
 class RemoteWriteTargetConfig(_Strict):
     """One Prometheus remote-write 1.0 receiver (Prometheus, Mimir, Thanos, VictoriaMetrics)."""
 
     url: str
     #: label for self-metrics and the queue directory; defaults to the URL's host:port
     name: str = ""
+    #: extra request headers, e.g. ``X-Scope-OrgID`` for a Mimir tenant (never the protocol's own)
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    basic_auth: RemoteWriteBasicAuthConfig | None = None
+    bearer_token: str = Field(default="", repr=False)
+    #: a file holding the bearer token, re-read on every request (rotated secrets)
+    bearer_token_file: Path | None = None
+    tls: RemoteWriteTLSConfig | None = None
+    #: one HTTP request's timeout, in seconds
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://prometheus:9090/api/v1/write")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
+            raise ValueError("may hold only letters, digits, `_`, `.`, `:` and `-`")
+        return value
+
+    @model_validator(mode="after")
+    def _auth(self) -> RemoteWriteTargetConfig:
+        problems = []
+        protocol = sorted(h for h in self.headers if h.lower() in REMOTE_WRITE_PROTOCOL_HEADERS)
+        if protocol:
+            problems.append(f"`headers` may not set the remote-write protocol headers {protocol}")
+        ways = [
+            k
+            for k, v in (
+                ("basic_auth", self.basic_auth),
+                ("bearer_token", self.bearer_token),
+                ("bearer_token_file", self.bearer_token_file),
+            )
+            if v
+        ]
+        if len(ways) > 1:
+            problems.append(f"choose one of `basic_auth`, `bearer_token`, `bearer_token_file`, got {ways}")
+        if ways and any(h.lower() == "authorization" for h in self.headers):
+            problems.append(f"`headers.Authorization` clashes with `{ways[0]}`")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def display_name(self) -> str:
+        """The ``target`` label: ``name``, else the URL's host:port."""
+        return self.name or re.sub(r"^https?://([^/]+).*$", r"\1", self.url)
+
+
+class RemoteWriteRetryConfig(_Strict):
+    """Backoff on 5xx, 429 and network errors (exponential, jittered, capped). There is no give-up
+    time: the data waits on disk for as long as the receiver is away."""
+
+    initial_interval_s: float = Field(default=0.5, gt=0)
+    max_interval_s: float = Field(default=30.0, gt=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    #: each delay is spread uniformly over ±this share of itself
+    randomization_factor: float = Field(default=0.5, ge=0, le=1)
+    #: a receiver's ``Retry-After`` is honoured up to this many seconds
+    max_retry_after_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> RemoteWriteRetryConfig:
+        if self.initial_interval_s > self.max_interval_s:
+            raise ValueError(
+                f"`initial_interval_s` ({self.initial_interval_s}) must not exceed "
+                f"`max_interval_s` ({self.max_interval_s})"
+            )
+        return self
 
 
 class RemoteWriteConfig(_Strict):
     targets: list[RemoteWriteTargetConfig] = Field(default_factory=list)
     #: how often the aggregate is sent
     send_interval_s: float = Field(default=15.0, gt=0)
+    #: most samples in one request (Prometheus' own default is 2000)
+    max_samples_per_request: int = Field(default=2000, ge=1, le=1_000_000)
+    #: labels added to every series; ``llmpulse_instance`` is always added (and cannot be set here)
+    external_labels: dict[str, str] = Field(default_factory=dict)
+    #: disk per target for queued samples, in MiB; over it, older snapshots are thinned (README)
+    queue_capacity_mib: float = Field(default=256.0, gt=0)
+    #: queued snapshots older than this are not sent (receivers refuse too-old samples with 400;
+    #: a newer snapshot carries the same totals). Prometheus takes ~1 h back, so 50 min.
+    max_sample_age_s: float = Field(default=3000.0, gt=0)
+    #: at shutdown, how long the final send may take; what is not sent stays on disk
+    flush_timeout_s: float = Field(default=5.0, ge=0)
+    retry: RemoteWriteRetryConfig = Field(default_factory=RemoteWriteRetryConfig)
+
+    @field_validator("external_labels")
+    @classmethod
+    def _external(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = sorted(k for k in value if not _LABEL_NAME.match(k) or k.startswith("__"))
+        if bad:
+            raise ValueError(f"label names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __: {bad}")
+        if "llmpulse_instance" in value:
+            raise ValueError("`llmpulse_instance` is set by llmpulse (use the top-level `instance`)")
+        empty = sorted(k for k, v in value.items() if not v)
+        if empty:
+            raise ValueError(f"empty label values are not allowed: {empty}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RemoteWriteConfig:
+        names = [t.display_name() for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"targets need distinct names (set `name`), repeated: {dupes}")
+        return self
+
+
+class StateConfig(_Strict):
+    """The durable span-metrics state under ``data_dir/state`` (write-ahead log + snapshots)."""
+
+    #: when the WAL is flushed to the disk: ``always`` (each batch; survives power loss),
+    #: ``interval`` (every ``fsync_interval_s``), ``never`` (the OS decides). Every policy
+    #: survives a killed process: a batch is written to the file before its Export returns.
+    fsync: Literal["never", "interval", "always"] = "interval"
+    fsync_interval_s: float = Field(default=1.0, gt=0)
+    #: how often a snapshot is written and the WAL truncated
+    checkpoint_interval_s: float = Field(default=60.0, gt=0)
+    #: checkpoint early when the WAL grows past this, in MiB
+    max_wal_mib: float = Field(default=64.0, gt=0)
 
 
 class ForwardTargetConfig(_Strict):
@@ -227,6 +386,7 @@ class Config(_Strict):
     enrich: EnrichConfig = Field(default_factory=EnrichConfig)
     remote_write: RemoteWriteConfig = Field(default_factory=RemoteWriteConfig)
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     #: processes serving the same ports (SO_REUSEPORT), each with its own llmpulse_instance
     workers: int = Field(default=1, ge=1, le=64)

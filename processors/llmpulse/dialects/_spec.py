@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class SpanLike(Protocol):
@@ -120,8 +123,6 @@ class Since:
     scale: float = 1.0
 
     def read(self, span: SpanLike) -> Any:
-        from datetime import datetime
-
         raw = span.attrs.get(self.key)
         if not isinstance(raw, str):
             return None
@@ -132,7 +133,9 @@ class Since:
             return None
         if moment.tzinfo is None:
             return None
-        delta = moment.timestamp() - span.start_ns / 1e9
+        # whole microseconds on both sides: float epoch seconds lose ~0.2 µs at today's epoch
+        moment_us = (moment - _EPOCH) // timedelta(microseconds=1)
+        delta = (moment_us - span.start_ns // 1000) / 1e6
         return delta if delta >= 0 else None
 
 
@@ -148,7 +151,27 @@ class Const:
         return self.value
 
 
-Source = A | J | Event | Name | Scope | Mapped | Since | Const
+@dataclass(frozen=True, slots=True)
+class Sum:
+    """The sum of the parts that hold a count, ``None`` when none does.
+
+    For usage split into disjoint buckets that together make the canonical count (Langfuse's
+    ``input`` + ``input_cache_read`` + ``input_cache_creation``).
+    """
+
+    parts: tuple[A | J, ...]
+    scale: float = 1.0
+    implies_streaming: bool = False
+
+    def read(self, span: SpanLike) -> Any:
+        from llmpulse.normalise._values import as_int
+
+        counts = [as_int(part.read(span)) for part in self.parts]
+        known = [count for count in counts if count is not None]
+        return sum(known) if known else None
+
+
+Source = A | J | Event | Name | Scope | Mapped | Since | Const | Sum
 Fields = Mapping[str, tuple[Source, ...]]
 
 #: The canonical fields a table may fill. Error evidence (status, exception events) is read by

@@ -246,7 +246,9 @@ def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
     for key in ("error_type", "error_code", "error_message"):
         text = values.get(key)
         if text:
-            evidence.failed = True
+            # a message alone is no failure (Langfuse keeps a status_message on warnings too);
+            # it only explains one that the status, level, type or code declares
+            evidence.failed = evidence.failed or key != "error_message"
             evidence.texts.append(text)
             evidence.raw = evidence.raw or text
     for event in span.events:

@@ -3,6 +3,7 @@
 from llmpulse.spanmetrics import _contract as contract
 from llmpulse.spanmetrics._aggregate import OVERFLOW, LabelSet, SeriesSnapshot, SpanMetrics, base_labels
 from llmpulse.spanmetrics._collector import SpanMetricsCollector
+from llmpulse.spanmetrics._state import StateDirInUse, StateStore
 
 __all__ = [
     "OVERFLOW",
@@ -10,6 +11,8 @@ __all__ = [
     "SeriesSnapshot",
     "SpanMetrics",
     "SpanMetricsCollector",
+    "StateDirInUse",
+    "StateStore",
     "base_labels",
     "contract",
 ]

@@ -109,10 +109,12 @@ class SpanMetrics:
     def record(self, calls: Sequence[LLMCall], *, journal: bool = True) -> None:
         if not calls:
             return
-        if journal and self.journal is not None:
-            self.journal(calls)
         now = self._clock()
         with self._lock:
+            # Journaled under the lock so that a checkpoint (snapshot + WAL rotation, also under
+            # the lock) never sees a batch that is in the WAL but not yet in the aggregate.
+            if journal and self.journal is not None:
+                self.journal(calls)
             for call in calls:
                 self._record_one(call, now)
 
@@ -155,22 +157,20 @@ class SpanMetrics:
         with self._lock:
             return sum(len(state.series) for state in self._metrics.values())
 
-    def snapshot(self) -> list[SeriesSnapshot]:
-        """Every series' cumulative values, consistent across metrics (taken under the lock)."""
+    def snapshot(self, *, under_lock: Callable[[], None] | None = None) -> list[SeriesSnapshot]:
+        """Every series' cumulative values, consistent across metrics (taken under the lock).
+
+        ``under_lock`` runs while the lock is held: the state store rotates its WAL there, so the
+        snapshot holds exactly the batches journaled before the rotation.
+        """
         out: list[SeriesSnapshot] = []
         with self._lock:
+            if under_lock is not None:
+                under_lock()
             for state in self._metrics.values():
                 d = state.definition
                 self._self.active_series.labels(metric=c.exposed_name(d)).set(len(state.series))
-                for labels, s in state.series.items():
-                    if d.kind == "histogram":
-                        out.append(
-                            SeriesSnapshot(
-                                d, labels, bucket_counts=tuple(s.counts), total=s.total, count=s.count
-                            )
-                        )
-                    else:
-                        out.append(SeriesSnapshot(d, labels, value=s.value))
+                out.extend(_snap(d, labels, s) for labels, s in state.series.items())
         return out
 
     def expire(self) -> list[SeriesSnapshot]:
@@ -183,8 +183,9 @@ class SpanMetrics:
             for state in self._metrics.values():
                 idle = [labels for labels, s in state.series.items() if s.updated < cutoff]
                 for labels in idle:
-                    del state.series[labels]
-                    gone.append(SeriesSnapshot(state.definition, labels))
+                    s = state.series.pop(labels)
+                    # final values too: remote write sends them beside the stale marker
+                    gone.append(_snap(state.definition, labels, s))
                 if idle:
                     self._self.expired_series.labels(metric=c.exposed_name(state.definition)).inc(len(idle))
         return gone
@@ -201,6 +202,12 @@ class SpanMetrics:
                     )
                 else:
                     state.series[snap.labels] = CounterState(value=snap.value, updated=now)
+
+
+def _snap(d: c.MetricDef, labels: LabelSet, s: Any) -> SeriesSnapshot:
+    if d.kind == "histogram":
+        return SeriesSnapshot(d, labels, bucket_counts=tuple(s.counts), total=s.total, count=s.count)
+    return SeriesSnapshot(d, labels, value=s.value)
 
 
 def base_labels(call: LLMCall) -> LabelSet:
