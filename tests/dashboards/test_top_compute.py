@@ -247,3 +247,12 @@ def test_public_surface_is_all() -> None:
     public = {n for n in vars(top) if not n.startswith("_")} - {"annotations"}
     modules = {n for n in public if type(getattr(top, n)).__name__ == "module"}
     assert set(top.__all__) == public - modules
+
+
+def test_metrics_url_defaults_to_the_endpoint_serve_uses(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = _closed_port()
+    monkeypatch.setenv("LLMPULSE_METRICS_ENDPOINT", f"127.0.0.1:{port}")
+    assert top.run(_args("--once")) == 1
+    assert f"cannot reach http://127.0.0.1:{port}/metrics" in capsys.readouterr().err

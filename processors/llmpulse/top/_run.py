@@ -7,6 +7,7 @@ Exit codes: 0 done (``--once``, or Ctrl-C in live mode), 1 the source could not 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--metrics-url",
-        help=f"llmpulse /metrics to scrape (host:port is enough; default {DEFAULT_METRICS_URL})",
+        help="llmpulse /metrics to scrape (host:port is enough; default: $LLMPULSE_METRICS_ENDPOINT, "
+        f"the endpoint serve uses, else {DEFAULT_METRICS_URL})",
     )
     src.add_argument("--prometheus-url", help="Prometheus base URL, e.g. http://prometheus:9090")
     p.add_argument(
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prometheus_url:
         source = _PromSource(args.prometheus_url, args.window, args.at, args.selector, args.interval)
     else:
-        url = args.metrics_url or DEFAULT_METRICS_URL
+        url = args.metrics_url or os.environ.get("LLMPULSE_METRICS_ENDPOINT") or DEFAULT_METRICS_URL
         source = _MetricsSource(
             url, args.interval, lambda msg: err.print(msg, highlight=False, soft_wrap=True)
         )
