@@ -2,9 +2,11 @@
 
 Both write ``gen_ai.provider.name`` and ``gen_ai.system``; Logfire's v1 format keeps the request
 and response as JSON (``request_data``/``response_data``) and names the span with its message
-template. Pydantic AI counts input inclusive of cache for every provider, puts extra usage under
-``gen_ai.usage.details.*``, and renames agent aggregates to ``gen_ai.aggregated_usage.*`` (agent
-spans are ``invoke_agent``: not calls). Cost is ``operation.cost`` (USD).
+template; the OpenAI usage object inside ``response_data`` carries the cached and reasoning
+details (reference §13). Pydantic AI counts input inclusive of cache for every provider, puts
+extra usage under ``gen_ai.usage.details.*``, and renames agent aggregates to
+``gen_ai.aggregated_usage.*`` (agent spans are ``invoke_agent``: not calls). Cost is
+``operation.cost`` (USD).
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ DIALECT = Dialect(
             J("response_data", ("usage", "completion_tokens")),
             J("response_data", ("usage", "output_tokens")),
         ),
-        cache_read_tokens=(A("gen_ai.usage.details.cache_read_tokens"),),
+        cache_read_tokens=(
+            J("response_data", ("usage", "prompt_tokens_details", "cached_tokens")),
+            A("gen_ai.usage.details.cache_read_tokens"),
+        ),
         cache_write_tokens=(A("gen_ai.usage.details.cache_write_tokens"),),
-        reasoning_tokens=(A("gen_ai.usage.details.reasoning_tokens"),),
+        reasoning_tokens=(
+            J("response_data", ("usage", "completion_tokens_details", "reasoning_tokens")),
+            A("gen_ai.usage.details.reasoning_tokens"),
+        ),
         streaming=(J("request_data", ("stream",)),),
         reported_cost_usd=(A("operation.cost"),),
     ),
