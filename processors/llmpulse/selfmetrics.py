@@ -131,3 +131,43 @@ class SelfMetrics:
             ["target"],
             registry=registry,
         )
+        # -- OTLP forwarding (llmpulse.forward): one queue per target ---------------------------
+        self.forward_sent = Counter(
+            "llmpulse_forward_items_sent",
+            "Spans, log records or metric data points a forward target accepted.",
+            ["target", "signal"],
+            registry=registry,
+        )
+        self.forward_failed = Counter(
+            "llmpulse_forward_items_failed",
+            "Items in export attempts that failed with a retryable error (they stay queued and are "
+            "retried; one item may count once per failed attempt).",
+            ["target", "signal"],
+            registry=registry,
+        )
+        self.forward_dropped = Counter(
+            "llmpulse_forward_items_dropped",
+            "Items given up, by reason: permanent_error (the target refused them as invalid), "
+            "rejected_by_target (partial success), retry_exhausted (forward.retry.max_elapsed_s), "
+            "corrupt (unreadable queue record), disk_error (the queue could not be written).",
+            ["target", "signal", "reason"],
+            registry=registry,
+        )
+        self.forward_queue_bytes = Gauge(
+            "llmpulse_forward_queue_bytes",
+            "Bytes of unsent requests in a target's persistent queue.",
+            ["target"],
+            registry=registry,
+        )
+        self.forward_queue_capacity_bytes = Gauge(
+            "llmpulse_forward_queue_capacity_bytes",
+            "Capacity of a target's queue; when full, receivers ask clients to retry later.",
+            ["target"],
+            registry=registry,
+        )
+        self.forward_queue_requests = Gauge(
+            "llmpulse_forward_queue_requests",
+            "Export requests waiting in a target's persistent queue.",
+            ["target"],
+            registry=registry,
+        )

@@ -352,14 +352,102 @@ class StateConfig(_Strict):
 class ForwardTargetConfig(_Strict):
     """An OTLP/gRPC endpoint (an OpenTelemetry Collector) that receives enriched traces and logs."""
 
+    #: host:port of the collector's OTLP/gRPC receiver (``http://``/``https://`` prefixes accepted)
     endpoint: str
+    #: label for self-metrics (``target``) and the queue directory; defaults to the endpoint
     name: str = ""
+    #: plaintext gRPC (default, for a collector beside llmpulse); false = TLS
     insecure: bool = True
+    #: CA bundle for TLS; empty = the system roots
+    ca_file: Path | None = None
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    #: which signals this target gets (received metrics are forwarded unchanged)
+    signals: list[Literal["traces", "logs", "metrics"]] = Field(
+        default_factory=lambda: ["traces", "logs", "metrics"],  # type: ignore[arg-type]
+        min_length=1,
+    )
+    #: deadline of one Export call, in seconds
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    compression: Literal["none", "gzip"] = "gzip"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return check_endpoint(value.removeprefix("http://").removeprefix("https://").rstrip("/"))
+
+    @model_validator(mode="after")
+    def _default_name(self) -> ForwardTargetConfig:
+        if not self.name:
+            self.name = self.endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
+        if not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]{1,100}", self.name):
+            raise ValueError(f"`name` must be 1-100 of [A-Za-z0-9_.:-], got {self.name!r}")
+        return self
+
+
+class ForwardQueueConfig(_Strict):
+    """The persistent queue in front of each target (``<data_dir>/forward/<target>/``)."""
+
+    #: bytes of unsent requests kept per target; when full, receivers answer "retry later"
+    #: (gRPC UNAVAILABLE + RetryInfo, HTTP 503 + Retry-After) instead of dropping anything
+    capacity_bytes: int = Field(default=256 * 1024 * 1024, ge=64 * 1024)
+    #: size at which a queue file is closed and a new one started
+    segment_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    #: fsync each write: also survives power loss, not only a crash of the process (slower)
+    fsync: bool = False
+    #: the retry delay suggested to clients while the queue is full, in seconds
+    retry_after_s: float = Field(default=5.0, gt=0, le=300)
+
+
+class ForwardRetryConfig(_Strict):
+    """Exponential backoff with jitter between attempts (as the Collector's ``retry_on_failure``)."""
+
+    initial_interval_s: float = Field(default=1.0, gt=0)
+    max_interval_s: float = Field(default=30.0, gt=0)
+    multiplier: float = Field(default=1.5, ge=1)
+    randomization_factor: float = Field(default=0.5, ge=0, le=1)
+    #: give up on a request after this long (counted as dropped, reason ``retry_exhausted``);
+    #: 0 = never: the request stays queued and a full queue pushes back on the clients
+    max_elapsed_s: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> ForwardRetryConfig:
+        if self.initial_interval_s > self.max_interval_s:
+            raise ValueError(
+                f"`initial_interval_s` ({self.initial_interval_s}) must not exceed "
+                f"`max_interval_s` ({self.max_interval_s})"
+            )
+        return self
 
 
 class ForwardConfig(_Strict):
+    """Enriched traces and logs (and received metrics, unchanged) to OpenTelemetry Collectors."""
+
     targets: list[ForwardTargetConfig] = Field(default_factory=list)
+    queue: ForwardQueueConfig = Field(default_factory=ForwardQueueConfig)
+    retry: ForwardRetryConfig = Field(default_factory=ForwardRetryConfig)
+    #: error classes whose calls get an ``llmpulse.alert`` span event (for the collector's
+    #: alertmanager exporter); access-log calls of these classes get a span carrying the event
+    alert_classes: list[str] = Field(default_factory=lambda: ["content_filter", "quota_exceeded"])
+    #: the event's ``severity`` attribute (the alertmanager exporter's ``severity_attribute``)
+    alert_severity: str = Field(default="warning", min_length=1)
+
+    @field_validator("alert_classes")
+    @classmethod
+    def _classes(cls, value: list[str]) -> list[str]:
+        from llmpulse.call import ERROR_CLASSES
+
+        unknown = sorted(set(value) - set(ERROR_CLASSES))
+        if unknown:
+            raise ValueError(f"unknown error classes {unknown}; known: {list(ERROR_CLASSES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ForwardConfig:
+        names = [t.name for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique (set `name`), repeated: {dupes}")
+        return self
 
 
 class LimitsConfig(_Strict):

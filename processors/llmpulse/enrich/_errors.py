@@ -30,8 +30,8 @@ RULES: tuple[Rule, ...] = (
         "content_filter",
         _rx(
             r"content[_ ]?filter|responsibleaipolicyviolation|data[_ ]?inspection[_ ]?failed|"
-            r"inappropriate content|content_policy_violation|moderation|prohibited_content|"
-            r"blocked due to safety|safety settings|blockreason"
+            r"inappropriate content|content_?policy_?violation|response was filtered|moderation|"
+            r"prohibited_content|blocked due to safety|safety settings|blockreason"
         ),
     ),
     Rule(

@@ -2,8 +2,9 @@
 
 OTLP/gRPC and OTLP/HTTP signal the same conditions differently
 (https://opentelemetry.io/docs/specs/otlp/#failures): malformed data is permanent
-(INVALID_ARGUMENT / 400), a full queue is retryable (RESOURCE_EXHAUSTED with RetryInfo / 429 or 503
-with Retry-After), a missing token is UNAUTHENTICATED / 401.
+(INVALID_ARGUMENT / 400), a full exporter queue is back-pressure (UNAVAILABLE with RetryInfo /
+503 with Retry-After, as OTLP throttling says), overload is retryable (RESOURCE_EXHAUSTED with
+RetryInfo / 429), a missing token is UNAUTHENTICATED / 401.
 """
 
 from __future__ import annotations

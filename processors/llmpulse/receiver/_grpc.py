@@ -93,11 +93,16 @@ class GRPCReceiver:
     def _handler(self, signal: Signal) -> Any:
         refused = self._self.refused_requests
 
-        async def retry_later(context: aio.ServicerContext, reason: str, exc: Backpressure) -> None:
+        async def retry_later(
+            context: aio.ServicerContext,
+            reason: str,
+            exc: Backpressure,
+            code: grpc.StatusCode = grpc.StatusCode.RESOURCE_EXHAUSTED,
+        ) -> None:
             refused.labels(signal=signal, protocol="grpc", reason=reason).inc()
-            status = rpc_status(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], str(exc), exc.retry_after_s)
+            status = rpc_status(code.value[0], str(exc), exc.retry_after_s)
             await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                code,
                 str(exc),
                 trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
             )
@@ -122,7 +127,9 @@ class GRPCReceiver:
                         signal, request, protocol="grpc", size=len(body), peer=context.peer()
                     )
                 except Backpressure as exc:
-                    await retry_later(context, "queue_full", exc)
+                    # OTLP/gRPC throttling: back-pressure MUST be UNAVAILABLE, with RetryInfo
+                    # (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-throttling)
+                    await retry_later(context, "queue_full", exc, grpc.StatusCode.UNAVAILABLE)
                 except Exception:
                     log.exception("pipeline failed on a %s request", signal)
                     refused.labels(signal=signal, protocol="grpc", reason="internal").inc()

@@ -1,0 +1,31 @@
+"""Forwarding to OpenTelemetry Collectors: OTLP/gRPC with a persistent, byte-bounded queue per
+target, retry with backoff, at-least-once delivery and back-pressure instead of drops.
+
+    ForwardExporter (pipeline Exporter: admit → Backpressure, export → every target's queue)
+      └─ Target (one per forward.targets entry; its sender thread)
+           ├─ DiskQueue  (<data_dir>/forward/<target>/: segments + cursor)
+           └─ GrpcPush   (one Export call; OTLP retryable/permanent split, RetryInfo)
+    AlertMarker (llmpulse.alert events for the collector's alertmanager exporter)
+"""
+
+from llmpulse.forward._alerts import EVENT_NAME, AlertMarker
+from llmpulse.forward._exporter import ForwardExporter, count_items
+from llmpulse.forward._push import GrpcPush, PushResult, classify
+from llmpulse.forward._queue import DiskQueue, Entry
+from llmpulse.forward._target import Push, Target, backoff_s, queue_dir
+
+__all__ = [
+    "EVENT_NAME",
+    "AlertMarker",
+    "DiskQueue",
+    "Entry",
+    "ForwardExporter",
+    "GrpcPush",
+    "Push",
+    "PushResult",
+    "Target",
+    "backoff_s",
+    "classify",
+    "count_items",
+    "queue_dir",
+]

@@ -1,0 +1,173 @@
+"""``llmpulse.alert`` span events on calls of the alerting classes, for per-call alerts.
+
+The collector's ``alertmanager`` exporter turns every span event it receives into an alert:
+labels ``severity`` (from ``severity_attribute``), ``event_name`` and the attributes listed in
+``event_labels``; every event attribute becomes an annotation. So the event's attribute names are
+valid Prometheus label names (Alertmanager validates them), and the gateway config keeps only
+``llmpulse.alert`` events in its alerting pipeline.
+
+Spans: a counted call (``llmpulse.counted``) whose ``llmpulse.error.class`` is listed gets the
+event. Access-log calls have no span, so each one of an alerting class gets a *carrier span*
+(``llmpulse.synthetic=true``, in the record's trace when it has one) holding the event; the
+gateway config keeps carriers out of the trace store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from llmpulse import __version__
+from llmpulse.otlp import attrs_to_dict, set_attributes
+
+EVENT_NAME = "llmpulse.alert"
+SCOPE_NAME = "llmpulse.forward.alerts"
+#: event attribute ← call attribute (names are Prometheus-valid: they may become alert labels)
+_FROM_CALL = (
+    ("gen_ai_operation_name", "gen_ai.operation.name"),
+    ("gen_ai_provider_name", "gen_ai.provider.name"),
+    ("gen_ai_request_model", "gen_ai.request.model"),
+    ("gen_ai_response_model", "gen_ai.response.model"),
+    ("error_type", "error.type"),
+    ("llmpulse_dialect", "llmpulse.dialect"),
+)
+_FROM_RESOURCE = (
+    ("service_name", "service.name"),
+    ("k8s_namespace_name", "k8s.namespace.name"),
+    ("k8s_deployment_name", "k8s.deployment.name"),
+)
+#: what a carrier span copies from the access-log record (the write-back attributes)
+_CARRIED_PREFIXES = ("gen_ai.", "llmpulse.", "error.type", "server.address")
+
+
+def _alert_class(attributes: Iterable[KeyValue], classes: frozenset[str]) -> str | None:
+    """The call's class when it is a counted call of an alerting class (one pass, no dict)."""
+    found: str | None = None
+    counted = False
+    for kv in attributes:
+        if kv.key == "llmpulse.error.class":
+            found = kv.value.string_value
+        elif kv.key == "llmpulse.counted":
+            counted = kv.value.bool_value
+    return found if counted and found in classes else None
+
+
+class AlertMarker:
+    """Adds the alert events to a copy of a traces request; builds carrier spans for logs.
+
+    >>> marker = AlertMarker(["content_filter"], severity="warning")
+    >>> marked = marker.mark_traces(request)  # ``request`` itself when nothing alerts
+    """
+
+    def __init__(
+        self, classes: Sequence[str], severity: str, *, clock: Any = time.time, random_bytes: Any = os.urandom
+    ) -> None:
+        self.classes = frozenset(classes)
+        self.severity = severity
+        self._clock = clock
+        self._random = random_bytes
+
+    def event_attributes(
+        self, error_class: str, call: Mapping[str, Any], resource: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {"alert_class": error_class, "severity": self.severity}
+        for name, key in _FROM_CALL:
+            if isinstance(call.get(key), str) and call[key]:
+                values[name] = call[key]
+        for name, key in _FROM_RESOURCE:
+            if isinstance(resource.get(key), str) and resource[key]:
+                values[name] = resource[key]
+        model = values.get("gen_ai_request_model") or values.get("gen_ai_response_model") or "unknown model"
+        where = f" in {values['service_name']}" if "service_name" in values else ""
+        values["summary"] = f"LLM call {error_class} on {model}{where}"
+        return values
+
+    # -- traces ------------------------------------------------------------------------------
+    def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
+        """``request`` with alert events added (on a copy; the pipeline's request is not changed)."""
+        if not self.classes or not any(
+            _alert_class(span.attributes, self.classes)
+            for rs in request.resource_spans
+            for ss in rs.scope_spans
+            for span in ss.spans
+        ):
+            return request
+        marked = ExportTraceServiceRequest()
+        marked.CopyFrom(request)
+        for rs in marked.resource_spans:
+            resource: dict[str, Any] | None = None
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    error_class = _alert_class(span.attributes, self.classes)
+                    if error_class is None or any(e.name == EVENT_NAME for e in span.events):
+                        continue
+                    if resource is None:
+                        resource = attrs_to_dict(rs.resource.attributes)
+                    values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resource)
+                    values["call_id"] = span.span_id.hex()
+                    event = span.events.add()
+                    event.name = EVENT_NAME
+                    event.time_unix_nano = span.end_time_unix_nano or int(self._clock() * 1e9)
+                    set_attributes(event.attributes, values)
+        return marked
+
+    # -- logs --------------------------------------------------------------------------------
+    def carriers_for_logs(self, request: ExportLogsServiceRequest) -> ExportTraceServiceRequest | None:
+        """One carrier span per access-log call of an alerting class, or ``None`` if there is none."""
+        if not self.classes:
+            return None
+        out: ExportTraceServiceRequest | None = None
+        for rl in request.resource_logs:
+            target_rs = None
+            resource: dict[str, Any] | None = None
+            for sl in rl.scope_logs:
+                for record in sl.log_records:
+                    error_class = _alert_class(record.attributes, self.classes)
+                    if error_class is None:
+                        continue
+                    if out is None:
+                        out = ExportTraceServiceRequest()
+                    if target_rs is None:
+                        target_rs = out.resource_spans.add()
+                        target_rs.resource.CopyFrom(rl.resource)
+                        scope = target_rs.scope_spans.add()
+                        scope.scope.name = SCOPE_NAME
+                        scope.scope.version = __version__
+                        resource = attrs_to_dict(rl.resource.attributes)
+                    assert resource is not None
+                    self._carrier(target_rs.scope_spans[0].spans.add(), record, error_class, resource)
+        return out
+
+    def _carrier(self, span: Span, record: LogRecord, error_class: str, resource: Mapping[str, Any]) -> None:
+        call = attrs_to_dict(record.attributes)
+        has_trace = len(record.trace_id) == 16 and any(record.trace_id)
+        span.trace_id = bytes(record.trace_id) if has_trace else self._random(16)
+        span.span_id = self._random(8)
+        if has_trace and len(record.span_id) == 8 and any(record.span_id):
+            span.parent_span_id = bytes(record.span_id)
+        start = record.time_unix_nano or record.observed_time_unix_nano or int(self._clock() * 1e9)
+        span.start_time_unix_nano = start
+        span.end_time_unix_nano = start
+        operation = call.get("gen_ai.operation.name") or "llm"
+        model = call.get("gen_ai.request.model") or call.get("gen_ai.response.model") or ""
+        span.name = f"{operation} {model}".strip()
+        span.kind = Span.SPAN_KIND_CLIENT
+        span.status.code = Status.STATUS_CODE_ERROR
+        span.status.message = error_class
+        carried = {k: v for k, v in call.items() if k.startswith(_CARRIED_PREFIXES)}
+        carried["llmpulse.synthetic"] = True
+        set_attributes(span.attributes, carried)
+        values = self.event_attributes(error_class, call, resource)
+        values["call_id"] = span.span_id.hex()
+        event = span.events.add()
+        event.name = EVENT_NAME
+        event.time_unix_nano = start
+        set_attributes(event.attributes, values)

@@ -1,0 +1,247 @@
+"""A persistent FIFO of export requests for one forward target, bounded in bytes.
+
+Layout under ``<data_dir>/forward/<target>/``: numbered segment files of records, and a
+``cursor`` file naming the first record not yet delivered. A record is one ``write()`` of a
+17-byte header (magic, payload length, CRC-32, signal, item count) and the serialized
+``Export*ServiceRequest``; it is in the OS page cache when ``put`` returns, so a killed process
+(``kill -9``) loses nothing it acknowledged (``fsync`` adds power-loss safety). The cursor moves
+only after the target accepted a record (written to a temporary file and renamed, so it is never
+torn): a crash between the two re-sends that record: delivery is at-least-once.
+
+On open, the records after the cursor are scanned; a torn tail (a write cut by a crash, whose
+request was therefore never acknowledged to its client) is cut off and counted.
+
+>>> queue = DiskQueue(tmp_path / "q", capacity_bytes=1 << 20)
+>>> queue.put("traces", 3, payload)
+>>> entry = queue.peek(timeout=1.0)
+>>> queue.ack(entry)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from llmpulse.otlp import SIGNALS, Signal
+
+_HEADER = struct.Struct("<4sIIBI")
+_MAGIC = b"LPQ1"
+_SIGNAL_CODES: dict[Signal, int] = {s: i for i, s in enumerate(SIGNALS)}
+_SEGMENT_SUFFIX = ".seg"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One queued request, as the sender sees it."""
+
+    segment: int
+    offset: int
+    end: int
+    signal: Signal
+    items: int
+    payload: bytes
+
+    @property
+    def size(self) -> int:
+        return self.end - self.offset
+
+
+class DiskQueue:
+    """Append by one writer, read and acknowledged in order by one reader (thread-safe)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        capacity_bytes: int,
+        *,
+        segment_bytes: int = 16 << 20,
+        fsync: bool = False,
+    ) -> None:
+        self.directory = directory
+        self.capacity_bytes = capacity_bytes
+        self._segment_bytes = segment_bytes
+        self._fsync = fsync
+        self._cond = threading.Condition()
+        self._closed = False
+        #: records cut off as unreadable when the queue was opened
+        self.corrupt_records = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        self._cursor = self._read_cursor()
+        self._pending_bytes = 0
+        self._pending_requests = 0
+        self._recover()
+        segments = self._segments()
+        self._tail_id = segments[-1] if segments else max(self._cursor[0], 1)
+        self._tail: BinaryIO = open(self._segment_path(self._tail_id), "ab")  # noqa: SIM115
+        self._tail_size = self._tail.tell()
+
+    # -- state on disk -------------------------------------------------------------------------
+    def _segment_path(self, segment: int) -> Path:
+        return self.directory / f"{segment:012d}{_SEGMENT_SUFFIX}"
+
+    def _segments(self) -> list[int]:
+        found = []
+        for path in self.directory.iterdir():
+            if path.suffix == _SEGMENT_SUFFIX and path.stem.isdigit():
+                found.append(int(path.stem))
+        return sorted(found)
+
+    def _read_cursor(self) -> tuple[int, int]:
+        try:
+            data = json.loads((self.directory / "cursor").read_text())
+            return int(data["segment"]), int(data["offset"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            segments = self._segments()
+            return (segments[0] if segments else 1), 0
+
+    def _write_cursor(self) -> None:
+        tmp = self.directory / "cursor.tmp"
+        with open(tmp, "w") as handle:
+            json.dump({"segment": self._cursor[0], "offset": self._cursor[1]}, handle)
+            if self._fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, self.directory / "cursor")
+
+    def _recover(self) -> None:
+        """Count what is pending after the cursor; cut a torn tail off the last segment."""
+        segments = [s for s in self._segments() if s >= self._cursor[0]]
+        for stale in (s for s in self._segments() if s < self._cursor[0]):
+            self._segment_path(stale).unlink(missing_ok=True)
+        for index, segment in enumerate(segments):
+            path = self._segment_path(segment)
+            offset = self._cursor[1] if segment == self._cursor[0] else 0
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                while True:
+                    header = handle.read(_HEADER.size)
+                    if not header:
+                        break
+                    size = self._check(handle, header)
+                    if size is None:
+                        self.corrupt_records += 1
+                        if index == len(segments) - 1:
+                            os.truncate(path, offset)
+                        break
+                    self._pending_bytes += size
+                    self._pending_requests += 1
+                    offset += size
+
+    @staticmethod
+    def _check(handle: BinaryIO, header: bytes) -> int | None:
+        """The record's size if it is whole and intact, else ``None`` (the handle moves past it)."""
+        if len(header) < _HEADER.size:
+            return None
+        magic, length, crc, code, _items = _HEADER.unpack(header)
+        length = int(length)
+        if magic != _MAGIC or code >= len(SIGNALS):
+            return None
+        payload = handle.read(length)
+        if len(payload) != length or zlib.crc32(payload) != crc:
+            return None
+        return _HEADER.size + length
+
+    # -- writer --------------------------------------------------------------------------------
+    @property
+    def size_bytes(self) -> int:
+        return self._pending_bytes
+
+    @property
+    def requests(self) -> int:
+        return self._pending_requests
+
+    def has_room(self, nbytes: int) -> bool:
+        """Whether a request of about ``nbytes`` fits; an empty queue takes any one request."""
+        return self._pending_requests == 0 or self._pending_bytes + nbytes <= self.capacity_bytes
+
+    def put(self, signal: Signal, items: int, payload: bytes) -> None:
+        """Append a request; it is durable against a process crash when this returns."""
+        record = (
+            _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), _SIGNAL_CODES[signal], items) + payload
+        )
+        with self._cond:
+            if self._closed:
+                raise OSError("the forward queue is closed")
+            if self._tail_size > 0 and self._tail_size + len(record) > self._segment_bytes:
+                self._tail.close()
+                self._tail_id += 1
+                self._tail = open(self._segment_path(self._tail_id), "ab")  # noqa: SIM115
+                self._tail_size = 0
+            self._tail.write(record)
+            self._tail.flush()
+            if self._fsync:
+                os.fsync(self._tail.fileno())
+            self._tail_size += len(record)
+            self._pending_bytes += len(record)
+            self._pending_requests += 1
+            self._cond.notify_all()
+
+    # -- reader --------------------------------------------------------------------------------
+    def peek(self, timeout: float | None = None) -> Entry | None:
+        """The oldest undelivered request (the same one until ``ack``), or ``None`` after ``timeout``."""
+        with self._cond:
+            if self._pending_requests == 0 and not self._closed:
+                self._cond.wait(timeout)
+            if self._pending_requests == 0 or self._closed:
+                return None
+            segment, offset = self._cursor
+        while True:
+            path = self._segment_path(segment)
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                header = handle.read(_HEADER.size)
+                if header:
+                    magic, length, crc, code, items = _HEADER.unpack(header)
+                    payload = handle.read(length)
+                    if magic == _MAGIC and len(payload) == length and zlib.crc32(payload) == crc:
+                        return Entry(
+                            segment, offset, offset + _HEADER.size + length, SIGNALS[code], items, payload
+                        )
+                    raise OSError(f"unreadable record in {path} at offset {offset}")
+            # end of a closed segment: the next record starts the next segment
+            with self._cond:
+                if segment >= self._tail_id:
+                    return None
+                segment, offset = segment + 1, 0
+                self._cursor = (segment, 0)
+
+    def ack(self, entry: Entry) -> None:
+        """Mark ``entry`` delivered (or given up): move the cursor past it and free its bytes."""
+        with self._cond:
+            self._cursor = (entry.segment, entry.end)
+            self._pending_bytes -= entry.size
+            self._pending_requests -= 1
+            self._write_cursor()
+            for segment in self._segments():
+                if segment < entry.segment:
+                    self._segment_path(segment).unlink(missing_ok=True)
+
+    def skip_unreadable(self) -> int:
+        """After ``peek`` failed on a damaged record: give up the rest of its segment and return
+        how many requests that discarded (they are counted as dropped, reason ``corrupt``)."""
+        with self._cond:
+            segment = self._cursor[0]
+            if segment >= self._tail_id:
+                self._tail.close()
+                os.truncate(self._segment_path(segment), self._cursor[1])
+                self._tail = open(self._segment_path(segment), "ab")  # noqa: SIM115
+                self._tail_size = self._cursor[1]
+            else:
+                self._cursor = (segment + 1, 0)
+            before = self._pending_requests
+            self._pending_bytes = self._pending_requests = 0
+            self._recover()
+            self._write_cursor()
+            return before - self._pending_requests
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._tail.close()
+            self._cond.notify_all()

@@ -1,0 +1,189 @@
+"""One forward target: its persistent queue and the thread that drains it, in order.
+
+The sender chain is queue → retry (backoff with jitter, server throttle honoured, optional
+deadline) → push. One request is in flight per target, so a target receives requests in the
+order llmpulse accepted them. A retryable failure keeps the request at the head of the queue;
+a permanent one drops it (counted). Nothing is dropped because a target is down: the queue fills
+and the receivers push back on clients instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from llmpulse.config import ForwardTargetConfig
+from llmpulse.config._model import ForwardQueueConfig, ForwardRetryConfig
+from llmpulse.forward._push import GrpcPush, PushResult
+from llmpulse.forward._queue import DiskQueue, Entry
+from llmpulse.otlp import Signal
+from llmpulse.selfmetrics import SelfMetrics
+
+log = logging.getLogger("llmpulse.forward")
+
+
+class Push(Protocol):
+    """The transport: one export attempt (injectable so the chain is testable without a network)."""
+
+    def push(self, signal: Signal, payload: bytes) -> PushResult: ...
+
+    def close(self) -> None: ...
+
+
+def queue_dir(data_dir: Path, name: str) -> Path:
+    return data_dir / "forward" / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def backoff_s(attempt: int, retry: ForwardRetryConfig, rand: Callable[[], float] = random.random) -> float:
+    """The wait before retry ``attempt`` (0-based): exponential, capped, with jitter."""
+    base = min(retry.max_interval_s, retry.initial_interval_s * retry.multiplier**attempt)
+    spread = base * retry.randomization_factor
+    wait: float = max(0.0, base - spread + 2 * spread * rand())
+    return wait
+
+
+class Target:
+    """Owns one target's queue and sender thread; ``start``/``close`` are idempotent."""
+
+    def __init__(
+        self,
+        config: ForwardTargetConfig,
+        queue: ForwardQueueConfig,
+        retry: ForwardRetryConfig,
+        data_dir: Path,
+        selfmetrics: SelfMetrics,
+        *,
+        push: Push | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.signals = frozenset(config.signals)
+        self._retry = retry
+        self._clock = clock
+        self._self = selfmetrics
+        self.queue = DiskQueue(
+            queue_dir(data_dir, config.name),
+            queue.capacity_bytes,
+            segment_bytes=queue.segment_bytes,
+            fsync=queue.fsync,
+        )
+        self._push: Push = push or GrpcPush(config)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._bytes = selfmetrics.forward_queue_bytes.labels(target=self.name)
+        self._requests = selfmetrics.forward_queue_requests.labels(target=self.name)
+        selfmetrics.forward_queue_capacity_bytes.labels(target=self.name).set(queue.capacity_bytes)
+        if self.queue.corrupt_records:
+            log.warning(
+                "forward target %s: %d unreadable queue record(s) cut off",
+                self.name,
+                self.queue.corrupt_records,
+            )
+            selfmetrics.forward_dropped.labels(target=self.name, signal="unknown", reason="corrupt").inc(
+                self.queue.corrupt_records
+            )
+        self.update_gauges()
+
+    def update_gauges(self) -> None:
+        self._bytes.set(self.queue.size_bytes)
+        self._requests.set(self.queue.requests)
+
+    def enqueue(self, signal: Signal, items: int, payload: bytes) -> None:
+        try:
+            self.queue.put(signal, items, payload)
+        except OSError as exc:
+            log.error("forward target %s: cannot queue a %s request: %s", self.name, signal, exc)
+            self._self.forward_dropped.labels(target=self.name, signal=signal, reason="disk_error").inc(items)
+        self.update_gauges()
+
+    # -- sender thread ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name=f"llmpulse-forward-{self.name}", daemon=True
+            )
+            self._thread.start()
+
+    def close(self, drain_s: float = 0.0) -> None:
+        """Stop sending (after up to ``drain_s`` to empty the queue); what is left stays on disk."""
+        deadline = self._clock() + drain_s
+        while self._thread is not None and self.queue.requests and self._clock() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.config.timeout_s + 2.0)
+        self.queue.close()
+        self._push.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                entry = self.queue.peek(timeout=0.5)
+            except OSError as exc:
+                lost = self.queue.skip_unreadable()
+                log.error("forward target %s: %s; %d request(s) given up", self.name, exc, lost)
+                self._self.forward_dropped.labels(target=self.name, signal="unknown", reason="corrupt").inc(
+                    lost
+                )
+                continue
+            if entry is not None:
+                self._deliver(entry)
+                self.update_gauges()
+
+    def _deliver(self, entry: Entry) -> None:
+        labels = {"target": self.name, "signal": entry.signal}
+        started = self._clock()
+        attempt = 0
+        while not self._stop.is_set():
+            result = self._push.push(entry.signal, entry.payload)
+            if result.ok:
+                accepted = max(entry.items - result.rejected, 0)
+                self._self.forward_sent.labels(**labels).inc(accepted)
+                if result.rejected:
+                    log.warning(
+                        "forward target %s rejected %d item(s): %s",
+                        self.name,
+                        result.rejected,
+                        result.message,
+                    )
+                    self._self.forward_dropped.labels(**labels, reason="rejected_by_target").inc(
+                        result.rejected
+                    )
+                self.queue.ack(entry)
+                return
+            if not result.retryable:
+                log.error(
+                    "forward target %s refused a %s request for good: %s",
+                    self.name,
+                    entry.signal,
+                    result.message,
+                )
+                self._self.forward_dropped.labels(**labels, reason="permanent_error").inc(entry.items)
+                self.queue.ack(entry)
+                return
+            self._self.forward_failed.labels(**labels).inc(entry.items)
+            delay = backoff_s(attempt, self._retry)
+            if result.retry_after_s is not None:
+                delay = max(delay, result.retry_after_s)
+            max_elapsed = self._retry.max_elapsed_s
+            if max_elapsed and self._clock() - started + delay > max_elapsed:
+                log.error(
+                    "forward target %s: giving up a %s request after %.0f s",
+                    self.name,
+                    entry.signal,
+                    max_elapsed,
+                )
+                self._self.forward_dropped.labels(**labels, reason="retry_exhausted").inc(entry.items)
+                self.queue.ack(entry)
+                return
+            if attempt == 0:
+                log.warning("forward target %s unavailable (%s); retrying", self.name, result.message)
+            attempt += 1
+            self._stop.wait(delay)
