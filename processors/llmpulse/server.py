@@ -19,6 +19,7 @@ from prometheus_client.exposition import choose_encoder
 
 from llmpulse import __version__
 from llmpulse.config import Config
+from llmpulse.forward import ForwardExporter
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
 from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck
 from llmpulse.remotewrite import RemoteWriteExporter
@@ -91,6 +92,10 @@ class Gateway:
                 fsync=st.fsync == "always",
             )
         self.exporters: list[Exporter] = list(exporters or [])
+        self.forward: ForwardExporter | None = None
+        if config.forward.targets:
+            self.forward = ForwardExporter(config.forward, config.data_dir, self.selfmetrics)
+            self.exporters.append(self.forward)
         self.pipeline = Pipeline(
             config,
             self.selfmetrics,
@@ -148,6 +153,8 @@ class Gateway:
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         self.metrics_port = int(sockets[0].getsockname()[1]) if sockets else int(port)
+        if self.forward is not None:
+            self.forward.start()  # queued requests of a previous run go out first
         await self.grpc.start(reuse_port=reuse_port)
         await self.http.start(reuse_port=reuse_port)
         await self.state.start()
