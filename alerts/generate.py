@@ -280,7 +280,7 @@ class Ctx:
 
     def merged(self, expr: str) -> str:
         """Merge llmpulse replicas: each writes its own `llmpulse_instance` (DESIGN.md)."""
-        return f"sum without ({self.replicas}) ({expr})" if self.replicas else f"sum ({expr})"
+        return f"sum without ({self.replicas}) ({expr})" if self.replicas else expr
 
 
 def requests(w: str) -> str:
