@@ -256,3 +256,12 @@ def test_per_tenant_budgets_fire_in_promtool(promtool: str, tmp_path: Path) -> N
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_without_replica_labels_rates_keep_every_label() -> None:
+    config = merge(load_config(), {"replica_labels": []})
+    first = rule_groups(config)[0]["rules"][0]
+    assert first == {
+        "record": "llm:gen_ai_client_operation_duration_seconds_count:rate1m",
+        "expr": "rate(gen_ai_client_operation_duration_seconds_count[1m])",
+    }
