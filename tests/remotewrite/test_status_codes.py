@@ -1,0 +1,148 @@
+"""Retry rules of remote write 1.0 against a scripted receiver: 5xx and 429 are retried with
+backoff (Retry-After honoured), other 4xx are dropped at once, counted, and logged as the
+receiver wrote them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from llmpulse.remotewrite import is_stale_nan
+from tests.remotewrite.receiver import Harness, Receiver
+
+
+def _samples(received: object) -> int:
+    return sum(len(ts.samples) for ts in received.request.timeseries)  # type: ignore[attr-defined]
+
+
+async def _scenario(
+    tmp_path: Path, script: list[tuple[int, dict[str, str], str]], requests: int
+) -> tuple[Harness, Receiver]:
+    receiver = await Receiver(script=list(script)).start()
+    h = Harness(tmp_path / "data", receiver.url)
+    h.record(tokens=10)
+    await h.exporter.start()
+    await h.exporter.enqueue_snapshot()
+    await receiver.wait_for(requests)
+    await asyncio.sleep(0.3)  # nothing more may come
+    await h.exporter.stop()
+    await receiver.stop()
+    return h, receiver
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_5xx_is_retried_with_backoff_until_accepted(tmp_path: Path, status: int) -> None:
+    script = [(status, {}, "overloaded"), (status, {}, "overloaded")]
+    h, receiver = asyncio.run(_scenario(tmp_path, script, 3))
+    first, second, third = receiver.received[:3]
+    assert first.raw == second.raw == third.raw  # the same bytes again, timestamps unchanged
+    n = _samples(first)
+    assert n > 20  # the aggregate's series and the self-metrics
+    assert h.value("llmpulse_remote_write_samples_retried_total") == 2 * n
+    # 3 attempts of the snapshot, then the final snapshot queued by stop()
+    assert len(receiver.received) == 4
+    assert h.value("llmpulse_remote_write_samples_sent_total") == n + _samples(receiver.received[3])
+    assert h.value("llmpulse_remote_write_samples_failed_total") == 0
+    # exponential backoff without jitter: 0.05 s, then 0.1 s
+    assert 0.05 <= second.at - first.at < 0.5
+    assert 0.1 <= third.at - second.at < 0.6
+    assert h.value("llmpulse_remote_write_queue_samples") == 0
+
+
+def test_429_waits_for_retry_after(tmp_path: Path) -> None:
+    h, receiver = asyncio.run(_scenario(tmp_path, [(429, {"Retry-After": "1"}, "slow down")], 2))
+    first, second = receiver.received[:2]
+    assert first.raw == second.raw
+    assert 1.0 <= second.at - first.at < 1.8  # Retry-After, not the 0.05 s backoff
+    assert h.value("llmpulse_remote_write_samples_retried_total") == _samples(first)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 413])
+def test_other_4xx_is_dropped_at_once_counted_and_logged_verbatim(
+    tmp_path: Path, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = 'out of order sample: series {__name__="x"} at 17 <"quoted"> ünïcode'
+    with caplog.at_level(logging.ERROR, logger="llmpulse.remotewrite"):
+        h, receiver = asyncio.run(_scenario(tmp_path, [(status, {}, message)], 1))
+    first, final = receiver.received  # no retry: the next request is stop()'s snapshot
+    assert first.raw != final.raw
+    n = _samples(first)
+    assert h.value("llmpulse_remote_write_samples_failed_total") == n
+    assert h.value("llmpulse_remote_write_samples_dropped_total", reason="rejected") == n
+    assert h.value("llmpulse_remote_write_samples_retried_total") == 0
+    assert h.value("llmpulse_remote_write_samples_sent_total") == _samples(final)
+    (record,) = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert record.getMessage().endswith(f"with HTTP {status} (dropped, not retried): {message}")
+
+
+def test_network_errors_are_retried_and_a_stop_leaves_the_rest_on_disk(tmp_path: Path) -> None:
+    async def run() -> None:
+        dead = "http://127.0.0.1:9/api/v1/write"  # discard port: connection refused
+        h = Harness(tmp_path / "data", dead)
+        h.record(tokens=7)
+        await h.exporter.start()
+        await h.exporter.enqueue_snapshot()
+        await asyncio.sleep(0.5)
+        assert h.value("llmpulse_remote_write_samples_retried_total") > 0
+        await h.exporter.stop()  # last snapshot; the final send fails within flush_timeout_s
+        assert len(list((tmp_path / "data" / "remote-write" / "test").glob("*-snap-*.rw"))) == 2
+        queued = h.value("llmpulse_remote_write_queue_samples")
+        assert queued > 0
+
+        # next start, receiver back: the queue goes out in order
+        receiver = await Receiver().start()
+        h2 = Harness(tmp_path / "data", receiver.url)
+        assert h2.value("llmpulse_remote_write_queue_samples") == queued
+        await h2.exporter.start()
+        got = await receiver.wait_for(2)
+        assert sum(_samples(r) for r in got) == queued
+        first_ts = {s[0][1] for s in got[0].series().values()}
+        second_ts = {s[0][1] for s in got[1].series().values()}
+        assert len(first_ts) == len(second_ts) == 1 and max(first_ts) < min(second_ts)
+        await h2.exporter.stop()
+        await receiver.stop()
+
+    asyncio.run(run())
+
+
+def test_expired_series_get_final_value_and_stale_marker_and_are_restamped_if_too_old(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        receiver = await Receiver(script=[(204, {}, ""), (400, {}, "out of bounds")]).start()
+        h = Harness(tmp_path / "data", receiver.url)
+        h.record(model="old", tokens=5)
+        await h.exporter.start()
+        await h.exporter.enqueue_snapshot()
+        await receiver.wait_for(1)
+        h.clock.now += 120  # idle past the 60 s timeout
+        gone = h.spanmetrics.expire()
+        assert {dict(s.labels)["gen_ai_request_model"] for s in gone} == {"old"}
+        h.exporter.expired(gone)
+        await h.exporter.enqueue_snapshot()  # finals first, then the (now empty) aggregate
+        await receiver.wait_for(4)
+        rejected, restamped = receiver.received[1], receiver.received[2]
+        key = (
+            ("__name__", "gen_ai_client_tokens_total"),
+            ("gen_ai_operation_name", "chat"),
+            ("gen_ai_provider_name", "openai"),
+            ("gen_ai_request_model", "old"),
+            ("gen_ai_token_type", "input"),
+            ("llmpulse_instance", "test-1"),
+            ("service_name", "svc"),
+        )
+        (value, ts), (stale, stale_ts) = rejected.series()[key]
+        assert value == 5 and is_stale_nan(stale) and stale_ts == ts + 1
+        (value2, ts2), (stale2, stale_ts2) = restamped.series()[key]
+        assert value2 == 5 and is_stale_nan(stale2) and stale_ts2 == ts2 + 1 and ts2 > stale_ts
+        first_ts = next(iter(receiver.received[0].series().values()))[0][1]
+        assert first_ts < ts  # the final comes after the last regular sample
+        assert h.value("llmpulse_remote_write_samples_failed_total") == 0
+        assert h.value("llmpulse_remote_write_samples_retried_total") == _samples(rejected)
+        await h.exporter.stop()
+        await receiver.stop()
+
+    asyncio.run(run())
