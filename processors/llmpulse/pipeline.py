@@ -55,6 +55,8 @@ LLM_KEY_PREFIXES = (
     "operation.cost",
 )
 _LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
+_REDACTED_KEY = "llmpulse.content.redacted"
+_REDACTED_KEY_BYTES = _REDACTED_KEY.encode()
 
 
 class Backpressure(Exception):
@@ -255,23 +257,26 @@ class Pipeline:
 
     def _redact_span(self, span: Span) -> None:
         changed = redact_attributes(span.attributes, self._content_mode, self._truncate)
-        changed += scrub_credential_values(span.attributes)
+        # a credential value holds "Bearer" or "sk-": one search of the encoded span (C speed) spares
+        # reading every string attribute back into Python when neither occurs (nearly always)
+        encoded = span.SerializeToString()
+        if b"Bearer" in encoded or b"sk-" in encoded:
+            changed += scrub_credential_values(span.attributes)
         if span.events:
             if self._content_mode == "drop":
-                kept = [e for e in span.events if e.name not in CONTENT_EVENTS]
-                if len(kept) != len(span.events):
-                    changed += len(span.events) - len(kept)
-                    copies = [type(e)() for e in kept]
-                    for copy, event in zip(copies, kept, strict=True):
-                        copy.CopyFrom(event)
-                    del span.events[:]
-                    span.events.extend(copies)
+                dropped = [i for i, e in enumerate(span.events) if e.name in CONTENT_EVENTS]
+                changed += len(dropped)
+                for index in reversed(dropped):
+                    del span.events[index]
             for event in span.events:
                 changed += redact_attributes(event.attributes, self._content_mode, self._truncate)
         if changed and self._content_mode != "keep":
-            from llmpulse.otlp import set_attributes
+            if _REDACTED_KEY_BYTES in encoded:  # the key may be there already (another hop)
+                from llmpulse.otlp import set_attributes
 
-            set_attributes(span.attributes, {"llmpulse.content.redacted": True})
+                set_attributes(span.attributes, {_REDACTED_KEY: True})
+            else:  # absent from the encoded span, so absent: append without indexing every key
+                span.attributes.add(key=_REDACTED_KEY).value.bool_value = True
 
     # -- logs (access logs of meshes and AI gateways: llmpulse.accesslogs) and metrics --------
     def _logs(self, request: Any, peer: str | None) -> Outcome:

@@ -15,6 +15,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse.call import INFERENCE_OPERATIONS, LLMCall
 from llmpulse.dialects import DIALECTS, Dialect
+from llmpulse.dialects._spec import A
 from llmpulse.normalise._names import host_of, operation_name, provider_name
 from llmpulse.normalise._values import as_bool, as_float, as_int, as_str, as_str_list
 from llmpulse.otlp import attrs_to_dict
@@ -144,20 +145,45 @@ class Recogniser:
         return call, dialect, view, _error_evidence(span, values)
 
 
+#: (field, parser, ((attribute key or None, source, scale, implies_streaming), ...)) per dialect
+_Plan = tuple[tuple[str, Callable[[Any, float], Any], tuple[tuple[str | None, Any, float, bool], ...]], ...]
+_PLANS: dict[int, tuple[Dialect, _Plan]] = {}
+
+
+def _plan(dialect: Dialect) -> _Plan:
+    """The dialect's table flattened once: plain attribute sources are read with ``dict.get``
+    in the loop below instead of a method call each (most sources of a span are absent)."""
+    cached = _PLANS.get(id(dialect))
+    if cached is not None and cached[0] is dialect:
+        return cached[1]
+    plan = tuple(
+        (
+            name,
+            _PARSERS[name],
+            tuple((s.key if type(s) is A else None, s, s.scale, s.implies_streaming) for s in sources),
+        )
+        for name, sources in dialect.fields.items()
+    )
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    _PLANS[id(dialect)] = (dialect, plan)
+    return plan
+
+
 def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool]:
     values: dict[str, Any] = {}
     implied_streaming = False
-    for name, sources in dialect.fields.items():
-        parse = _PARSERS[name]
-        for source in sources:
-            raw = source.read(view)
+    attrs = view.attrs
+    for name, parse, sources in _plan(dialect):
+        for key, source, scale, implies in sources:
+            raw = attrs.get(key) if key is not None else source.read(view)
             if raw is None:
                 continue
-            value = parse(raw, source.scale)
+            value = parse(raw, scale)
             if value is None:
                 continue
             values[name] = value
-            implied_streaming = implied_streaming or source.implies_streaming
+            implied_streaming = implied_streaming or implies
             break
     return values, implied_streaming
 

@@ -60,6 +60,10 @@ def _assign(target: AnyValue, value: Any) -> None:
         target.string_value = str(value)
 
 
+#: types whose ``==`` means the encoded AnyValue is identical (not float: ``-0.0 == 0.0``)
+_EXACT_TYPES = frozenset({str, int, bool, bytes})
+
+
 def set_attributes(
     attributes: MutableSequence[KeyValue], values: Mapping[str, Any], *, keep_original: bool = False
 ) -> None:
@@ -84,5 +88,7 @@ def set_attributes(
                 backup = attributes.add()  # type: ignore[attr-defined]
                 backup.key = "llmpulse.original." + key
                 backup.value.CopyFrom(current.value)
+            elif type(old) is type(value) and type(value) in _EXACT_TYPES:
+                continue  # already holds exactly this value (the common case on semconv spans)
         current.value.Clear()
         _assign(current.value, value)
