@@ -14,7 +14,7 @@ Expected costs are computed here from ``enrich/prices.yaml`` with the formula of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -89,6 +89,8 @@ class S:
     children: Sequence[S] = ()
     #: export request this span travels in (0 = the first)
     batch: int = 0
+    #: ``service.name`` of the resource that emits the span (default: the case's service)
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class Call:
     duration_s: float | None = None
     #: a cost the library reported, used only when the model has no price
     reported_cost: float | None = None
+    #: the ``service_name`` label when it is not the case's service
+    service: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,9 +216,12 @@ def _walk(specs: Sequence[S]) -> Iterator[S]:
 
 
 def _start(
-    provider: TracerProvider, spec: S, parent: trace.Span | None, out: dict[str, tuple[S, trace.Span]]
+    providers: Callable[[str | None], TracerProvider],
+    spec: S,
+    parent: trace.Span | None,
+    out: dict[str, tuple[S, trace.Span]],
 ) -> None:
-    tracer = provider.get_tracer(spec.scope, "1.0.0")
+    tracer = providers(spec.service).get_tracer(spec.scope, "1.0.0")
     context = trace.set_span_in_context(parent) if parent is not None else None
     start_ns = T0_NS + round(spec.start_s * 1e9)
     span = tracer.start_span(
@@ -224,17 +231,24 @@ def _start(
         span.add_event(event.name, dict(event.attrs), timestamp=start_ns + round(event.at_s * 1e9))
     out[spec.key] = (spec, span)
     for child in spec.children:
-        _start(provider, child, span, out)
+        _start(providers, child, span, out)
 
 
 def run(case: Case) -> Result:
     """Build the case's spans with the SDK, export them as OTLP requests through a real pipeline."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": case.service}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    by_service: dict[str, TracerProvider] = {}
+
+    def providers(service: str | None) -> TracerProvider:
+        name = service or case.service
+        if name not in by_service:
+            by_service[name] = TracerProvider(resource=Resource.create({"service.name": name}))
+            by_service[name].add_span_processor(SimpleSpanProcessor(exporter))
+        return by_service[name]
+
     started: dict[str, tuple[S, trace.Span]] = {}
     for root in case.spans:
-        _start(provider, root, None, started)
+        _start(providers, root, None, started)
     # children end before their parents, as in a real app
     for key in reversed(list(started)):
         spec, span = started[key]
@@ -245,7 +259,8 @@ def run(case: Case) -> Result:
             span.set_status(Status(StatusCode.ERROR, spec.error or None))
         span.end(end_time=end_ns)
     finished: list[ReadableSpan] = list(exporter.get_finished_spans())
-    provider.shutdown()
+    for provider in by_service.values():
+        provider.shutdown()
 
     batch_of = {spec.key: spec.batch for spec in _walk(case.spans)}
     span_key = {started[k][1].get_span_context().span_id: k for k in started}
@@ -324,7 +339,7 @@ def check(case: Case) -> Result:
 
     groups: dict[tuple[tuple[str, str], ...], list[Call]] = {}
     for call in calls:
-        key = tuple(sorted({**labels_of(call, case.service), **_error_label(call)}.items()))
+        key = tuple(sorted({**labels_of(call, call.service or case.service), **_error_label(call)}.items()))
         groups.setdefault(key, []).append(call)
     for key, group in groups.items():
         labels = dict(key)
@@ -339,7 +354,8 @@ def check(case: Case) -> Result:
 
     base_groups: dict[tuple[tuple[str, str], ...], list[Call]] = {}
     for call in calls:
-        base_groups.setdefault(tuple(sorted(labels_of(call, case.service).items())), []).append(call)
+        labels = labels_of(call, call.service or case.service)
+        base_groups.setdefault(tuple(sorted(labels.items())), []).append(call)
     for key, group in base_groups.items():
         _check_tokens(result, dict(key), group)
         _check_ttft(result, dict(key), group)
@@ -425,7 +441,7 @@ def _usage_known(call: Call) -> bool:
 
 
 def _check_no_stray_series(result: Result, calls: list[Call], service: str) -> None:
-    allowed = [labels_of(c, service) for c in calls]
+    allowed = [labels_of(c, c.service or service) for c in calls]
     for name in (
         "gen_ai_client_tokens_total",
         "gen_ai_client_cost_usd_total",

@@ -15,4 +15,8 @@ DIALECT = Dialect(
     fields=semconv.FIELDS,
     scopes=("org.springframework.ai", "spring-ai", "spring_ai"),
     markers=("spring.ai.kind", "spring.ai.model.request.tool.names", "spring.ai.chat.client.advisors"),
+    # The model observation itself carries only gen_ai.* keys, and Micrometer's OTel bridge
+    # names its tracer after Spring Boot (``org.springframework.boot``), not Spring AI. Not a
+    # scope prefix: that would send every Spring Boot span through recognition.
+    detect=lambda span: span.scope.startswith("org.springframework."),
 )
