@@ -20,6 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from llmpulse import __version__
 from llmpulse.config import Config
 from llmpulse.forward import ForwardExporter
+from llmpulse.k8s import KubernetesEnricher, build_enricher
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
 from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck
 from llmpulse.remotewrite import RemoteWriteExporter
@@ -96,12 +97,14 @@ class Gateway:
         if config.forward.targets:
             self.forward = ForwardExporter(config.forward, config.data_dir, self.selfmetrics)
             self.exporters.append(self.forward)
+        self.k8s: KubernetesEnricher | None = build_enricher(config.kubernetes, self.registry)
+        enrichers = list(resource_enrichers or []) + ([self.k8s] if self.k8s is not None else [])
         self.pipeline = Pipeline(
             config,
             self.selfmetrics,
             self.spanmetrics,
             exporters=self.exporters,
-            resource_enrichers=resource_enrichers or [],
+            resource_enrichers=enrichers,
         )
         tokens = TokenCheck(config.receivers.auth.tokens())
         limits = config.limits
@@ -153,6 +156,8 @@ class Gateway:
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         self.metrics_port = int(sockets[0].getsockname()[1]) if sockets else int(port)
+        if self.k8s is not None:
+            await asyncio.to_thread(self.k8s.start)  # first pod list before the first span
         if self.forward is not None:
             self.forward.start()  # queued requests of a previous run go out first
         await self.grpc.start(reuse_port=reuse_port)
@@ -184,6 +189,8 @@ class Gateway:
         self._stopping = True
         await self.grpc.stop(grace_s=5.0)
         await self.http.stop()
+        if self.k8s is not None:
+            await asyncio.to_thread(self.k8s.stop)
         for task in self._tasks:
             task.cancel()
         for exporter in self.exporters:

@@ -462,6 +462,42 @@ class LimitsConfig(_Strict):
     retry_after_s: float = Field(default=1.0, gt=0, le=300)
 
 
+PodAssociation = Literal["k8s.pod.ip", "k8s.pod.uid", "connection"]
+
+
+def _default_association() -> list[PodAssociation]:
+    return ["k8s.pod.ip", "k8s.pod.uid", "connection"]
+
+
+class KubernetesConfig(_Strict):
+    """Sender pod metadata (``k8s.pod.name``, ``k8s.namespace.name``, ``k8s.deployment.name``,
+    ``k8s.node.name``) added to resources from a watch of pods and ReplicaSets (``kubernetes`` extra).
+    """
+
+    #: auto = on inside a pod (or with ``kubeconfig`` set), off elsewhere; true = fail at startup
+    #: if the cluster cannot be reached; false = off
+    enabled: Literal["auto"] | bool = "auto"
+    #: kubeconfig file (outside a cluster); unset = the pod's service account, then ~/.kube/config
+    kubeconfig: Path | None = None
+    #: kubeconfig context; empty = its current context
+    context: str = ""
+    #: namespaces to watch; empty = all (needs cluster-wide get/list/watch on pods, replicasets)
+    namespaces: list[str] = Field(default_factory=list)
+    #: how a resource is matched to a pod, first match wins: attributes the sender set, then the
+    #: connection's peer address (wrong behind a proxy or a node agent, hence last)
+    association: list[PodAssociation] = Field(default_factory=_default_association, min_length=1)
+    #: pod labels copied onto the resource as ``k8s.pod.label.<key>``
+    pod_labels: list[str] = Field(default_factory=list)
+    #: watch ReplicaSets to name the Deployment exactly; off = read it off the ReplicaSet name
+    watch_replicasets: bool = True
+    #: most pods cached; further pods are not enriched (llmpulse_k8s_pods_dropped_total)
+    max_pods: int = Field(default=100_000, ge=1)
+    #: seconds startup waits for the first pod list; 0 = do not wait
+    wait_for_sync_s: float = Field(default=10.0, ge=0)
+    #: seconds before the server ends a watch, which is then resumed from the last version
+    watch_timeout_s: int = Field(default=300, ge=10, le=3600)
+
+
 def _default_data_dir() -> Path:
     return Path("llmpulse-data")
 
@@ -476,6 +512,7 @@ class Config(_Strict):
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
     state: StateConfig = Field(default_factory=StateConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     #: processes serving the same ports (SO_REUSEPORT), each with its own llmpulse_instance
     workers: int = Field(default=1, ge=1, le=64)
     #: durable state: span-metrics state, remote-write and forwarding queues
