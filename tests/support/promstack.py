@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -413,15 +413,6 @@ class Alertmanager(_Server):
         status, body = http_post(self.url + "/-/reload")
         if status != 200:
             raise ProcessFailed(f"reload failed with {status}: {body!r}\n{self.log_tail()}")
-
-
-@contextlib.contextmanager
-def running(server: _S) -> Iterator[_S]:
-    """Context manager that always stops ``server``, for use in fixtures with ``yield``."""
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class WebhookSink:
