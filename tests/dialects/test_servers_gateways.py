@@ -108,6 +108,82 @@ CASES = [
         ],
         duplicates={"vllm": ("client", "nested")},
     ),
+    *[
+        Case(
+            # each service exports on its own: app (client span → httpx span) and vLLM server
+            f"vllm-and-app-client-in-separate-requests-{order}",
+            [
+                S(
+                    "client",
+                    "openai.chat",
+                    {
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.request.model": MODEL,
+                        "gen_ai.response.model": MODEL,
+                        "gen_ai.usage.input_tokens": 512,
+                        "gen_ai.usage.output_tokens": 128,
+                        "gen_ai.is_streaming": False,
+                    },
+                    scope="opentelemetry.instrumentation.openai.v1",
+                    kind=CLIENT,
+                    duration_s=2.1,
+                    batch=app_batch,
+                    children=[
+                        S(
+                            "http",
+                            "POST",
+                            {"http.request.method": "POST", "url.full": "http://vllm.internal:8000/v1/chat"},
+                            scope="opentelemetry.instrumentation.httpx",
+                            kind=CLIENT,
+                            start_s=0.02,
+                            duration_s=2.05,
+                            batch=app_batch,
+                            children=[_vllm("vllm", start_s=0.05, duration_s=1.95, batch=1 - app_batch)],
+                        )
+                    ],
+                )
+            ],
+            [first],
+            duplicates={second_key: (first.span, "nested")},
+        )
+        for order, app_batch, first, second_key in (
+            (
+                "server-first",
+                1,
+                Call(
+                    "vllm",
+                    "vllm",
+                    "text_completion",
+                    "vllm",
+                    None,
+                    MODEL,
+                    input=512,
+                    output=128,
+                    ttft_s=0.12,
+                    duration_s=1.9,
+                    service=VLLM_SERVICE,
+                ),
+                "client",
+            ),
+            (
+                "app-first",
+                0,
+                Call(
+                    "client",
+                    "openllmetry",
+                    "chat",
+                    "openai",
+                    MODEL,
+                    MODEL,
+                    input=512,
+                    output=128,
+                    streaming=False,
+                ),
+                "vllm",
+            ),
+        )
+    ],
     Case(
         "higress-span",
         [

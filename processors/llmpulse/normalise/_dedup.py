@@ -8,7 +8,10 @@ Three shapes of duplicate (reference §14.10):
   its own trace. Paired by resource, model and overlapping time; the SDK span is counted.
 - batches: the partner may arrive in a later export. Recently counted calls and the ancestors
   of counted calls are remembered (bounded, time-limited) so the late span is not counted again.
-The kept record takes every field it lacks from the duplicate.
+- server and client apart: a model server's span (vLLM) and the app's span of the same call
+  are exported by different services, so the spans between them (the app's HTTP client span)
+  are not in the server's request. Paired by trace and overlapping time, across requests.
+The kept record takes every field it lacks from the duplicate (when both are in one request).
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ class _Recent:
     paired: bool = False
 
 
+@dataclass(slots=True)
+class _InTrace:
+    span_id: bytes
+    start_ns: int
+    end_ns: int
+    server: bool
+    seen: float
+    paired: bool = False
+
+
 def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
     shortest = min(a_end - a_start, b_end - b_start)
     overlap = min(a_end, b_end) - max(a_start, b_start)
@@ -82,6 +95,9 @@ class Deduplicator:
         #: per resource, how many remembered calls are [not SDK-native, SDK-native]: a call pairs
         #: only with the other kind, so the scan is skipped when there is none (the usual case)
         self._kinds: dict[tuple[str, ...], list[int]] = {}
+        #: counted calls by trace, least recently touched first, for server/client pairing
+        self._traces: OrderedDict[bytes, list[_InTrace]] = OrderedDict()
+        self._traces_size = 0
 
     def resolve(
         self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
@@ -93,6 +109,7 @@ class Deduplicator:
         self._nesting(candidates, parents_of)
         self._siblings([c for c in candidates if c.counted])
         self._across_batches([c for c in candidates if c.counted], now)
+        self._server_client([c for c in candidates if c.counted], now)
 
     # -- nesting ---------------------------------------------------------------------------
     def _nesting(
@@ -204,6 +221,48 @@ class Deduplicator:
             self._recent_size += 1
             if self._recent_size > self._max:
                 self._evict()
+
+    # -- a model server's span and the app's call span, exported apart ----------------------
+    def _server_client(self, counted: list[Candidate], now: float) -> None:
+        traces = self._traces
+        while traces:
+            oldest = next(iter(traces.values()))
+            if now - oldest[-1].seen <= self._window:
+                break
+            self._traces_size -= len(traces.popitem(last=False)[1])
+        here: dict[bytes, Candidate] = {}
+        # within one request the client's view is kept, as when the parent chain is visible
+        for cand in sorted(counted, key=lambda c: c.dialect.server_side):
+            server = cand.dialect.server_side
+            entries = traces.get(cand.trace_id)
+            if entries is not None:
+                best: _InTrace | None = None
+                for entry in entries:
+                    if (
+                        not entry.paired
+                        and entry.server != server
+                        and _overlaps(entry.start_ns, entry.end_ns, cand.start_ns, cand.end_ns)
+                        and (
+                            best is None
+                            or abs(entry.start_ns - cand.start_ns) < abs(best.start_ns - cand.start_ns)
+                        )
+                    ):
+                        best = entry
+                if best is not None:
+                    best.paired = True
+                    _mark(cand, best.span_id, "nested")
+                    kept = here.get(best.span_id)
+                    if kept is not None:
+                        kept.call.fill_gaps_from(cand.call)
+                    continue
+                traces.move_to_end(cand.trace_id)
+            else:
+                entries = traces[cand.trace_id] = []
+            entries.append(_InTrace(cand.span_id, cand.start_ns, cand.end_ns, server, now))
+            here[cand.span_id] = cand
+            self._traces_size += 1
+            while self._traces_size > self._max and traces:
+                self._traces_size -= len(traces.popitem(last=False)[1])
 
     def _evict(self) -> None:
         for key in list(self._recent):
