@@ -37,7 +37,8 @@ FIELDS: Fields = {
     "ttft_s": (A("gen_ai.response.time_to_first_chunk", implies_streaming=True),),
     "finish_reasons": (A("gen_ai.response.finish_reasons"),),
     "error_type": (A("error.type"),),
-    "http_status": (A("http.response.status_code"), A("http.status_code")),
+    # error.type may itself be the HTTP status ("500" is a semconv example; reference §14.12)
+    "http_status": (A("http.response.status_code"), A("http.status_code"), A("error.type")),
     "server_address": (A("server.address"),),
     "response_id": (A("gen_ai.response.id"),),
 }

@@ -93,6 +93,7 @@ CONTENT_FILTER_FINISH = frozenset(
         "image_safety",
         "image_prohibited_content",
         "recitation",
+        "image_recitation",
     }
 )
 CONTEXT_FINISH = frozenset({"model_context_window_exceeded"})
