@@ -13,9 +13,9 @@ Scenario (one llmpulse, one Prometheus with the alerts/ recording rules at 1 s e
 4. Panels reading recording rules are compared with the same query on the raw series at a rule
    evaluation after the freeze (same data), since a fixed 5m rule window cannot be the batch.
 
-How the series reach Prometheus is :data:`INGEST`. The contract's way is remote write; until
-llmpulse ships its remote-write exporter, Prometheus scrapes ``/metrics``, which serves the same
-live aggregate (DESIGN.md), every series of a scrape sharing one timestamp.
+llmpulse remote-writes the aggregate and its self-metrics every second, one timestamp per
+snapshot, and forwards the enriched spans to a second llmpulse (a real OTLP/gRPC receiver), so
+the pipeline dashboard's exporter panels have data too.
 """
 
 from __future__ import annotations
@@ -49,9 +49,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "prometheus_rules.yaml"
 DASHBOARDS = ROOT / "dashboards"
-#: "scrape" (Prometheus scrapes llmpulse's /metrics every second) or "remote_write" (llmpulse
-#: sends every SEND_INTERVAL_S). Never both: each series would arrive twice and count double.
-INGEST = "scrape"
 SEND_INTERVAL_S = 1.0
 N = ALL.count
 MODEL = "gen_ai_request_model"
@@ -86,16 +83,9 @@ class Endpoints:
     metrics: str  # /metrics URL
 
 
-def _prometheus(work: Path, metrics_port: int | None) -> Prometheus:
-    """Prometheus with the alerts/ rules at 1 s evaluation, scraping llmpulse when INGEST says so."""
-    scrape = [{"job_name": "llmpulse", "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}]
-    return Prometheus.start(
-        work / "prom",
-        rule_files=[RULES],
-        evaluation_interval="1s",
-        scrape_interval=f"{SEND_INTERVAL_S:g}s",
-        scrape_configs=scrape if metrics_port is not None else (),
-    )
+def _prometheus(work: Path) -> Prometheus:
+    """Prometheus with the remote-write receiver and the alerts/ rules at 1 s evaluation."""
+    return Prometheus.start(work / "prom", rule_files=[RULES], evaluation_interval="1s")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -205,14 +195,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config.write_text(yaml.safe_dump({"remote_write": {"send_interval_s": SEND_INTERVAL_S}}))
     serve = ("--config", str(config))
     with contextlib.ExitStack() as cleanup:
-        if INGEST == "scrape":  # Prometheus needs llmpulse's port; llmpulse needs nothing of it
-            proc, ports = start_serve(work / "data", *serve)
-            cleanup.callback(_stop, proc)
-            prom = cleanup.enter_context(_prometheus(work, ports["metrics"]))
-        else:
-            prom = cleanup.enter_context(_prometheus(work, None))
-            proc, ports = start_serve(work / "data", *serve, "--remote-write-url", prom.remote_write_url)
-            cleanup.callback(_stop, proc)
+        prom = cleanup.enter_context(_prometheus(work))
+        sink, sink_ports = start_serve(work / "sink")  # where llmpulse forwards enriched spans
+        cleanup.callback(_stop, sink)
+        proc, ports = start_serve(
+            work / "data",
+            *serve,
+            "--remote-write-url",
+            prom.remote_write_url,
+            "--forward-otlp-endpoint",
+            f"127.0.0.1:{sink_ports['grpc']}",
+        )
+        cleanup.callback(_stop, proc)
         ep = Endpoints(
             f"127.0.0.1:{ports['grpc']}",
             f"http://127.0.0.1:{ports['http']}",
@@ -296,25 +290,17 @@ def same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9, abs=1e-12)
 
 
-#: Panels with no series in this scenario, and why. Listed so the list cannot go stale.
-_PIPELINE_EMPTY = {
-    "Overflow series in Prometheus": "no metric exceeds its series budget",
-    "Cardinality overflow per second by metric": "no overflow",
-    "Expired series per second by metric": "nothing idles for series_idle_timeout",
-    "Duplicate spans skipped per second": "no span describes a call twice",
-    "Remote-write samples dropped per second": "Prometheus accepts everything",
-    "OTLP items forwarded per second": "no --forward-otlp-endpoint in this scenario",
-    "OTLP items dropped per second": "no --forward-otlp-endpoint in this scenario",
+#: Pipeline panel targets (title, refId) with no series in this scenario, and why. Listed so the
+#: list cannot go stale: each must be empty, everything else must have data.
+EXPECTED_EMPTY = {
+    ("Overflow series in Prometheus", "A"): "no metric exceeds its series budget",
+    ("Cardinality overflow per second by metric", "A"): "no overflow",
+    ("Expired series per second by metric", "A"): "nothing idles for series_idle_timeout",
+    ("Duplicate spans skipped per second", "A"): "no span describes a call twice",
+    ("Remote-write samples dropped per second", "A"): "Prometheus accepts everything",
+    ("OTLP items forwarded per second", "B"): "no forward attempt fails",
+    ("OTLP items dropped per second", "A"): "the forward target accepts everything",
 }
-if INGEST == "scrape":
-    _PIPELINE_EMPTY |= {
-        "Remote-write samples per second": "no remote-write target",
-        "Remote-write queue and delay": "no remote-write target",
-        "Remote-write delay": "no remote-write target",
-        "Fullest exporter queue": "no exporter queue",
-        "Exporter queue fill": "no exporter queue",
-    }
-EXPECTED_EMPTY = {("llmpulse-pipeline.json", title): why for title, why in _PIPELINE_EMPTY.items()}
 
 
 def test_every_panel_query_parses_and_has_data(stack: Stack) -> None:
@@ -325,7 +311,7 @@ def test_every_panel_query_parses_and_has_data(stack: Stack) -> None:
         except RuntimeError as e:  # Prometheus refused the query
             problems.append(f"{t.file} / {t.panel} / {t.ref}: {e}")
             continue
-        empty_expected = (t.file, t.panel) in EXPECTED_EMPTY
+        empty_expected = t.file == "llmpulse-pipeline.json" and (t.panel, t.ref) in EXPECTED_EMPTY
         if bool(result) == empty_expected:
             problems.append(f"{t.file} / {t.panel} / {t.ref}: {'data' if result else 'no data'}: {t.expr}")
     assert problems == []
@@ -430,6 +416,9 @@ def _expectations(s: Stack) -> dict[tuple[str, str, str], float | Keyed]:
         ("pipeline", "Items refused", "A"): 1.0,
         ("pipeline", "LLM calls recognised", "A"): float(N),
         ("pipeline", "Duplicate spans skipped", "A"): 0.0,
+        ("pipeline", "OTLP items forwarded", "A"): float(N),
+        ("pipeline", "Remote-write samples dropped", "A"): 0.0,
+        ("pipeline", "OTLP items dropped", "A"): 0.0,
         ("pipeline", "Cardinality overflow", "A"): 0.0,
         ("pipeline", "Items refused per second", "A"): Keyed(
             ("signal", "reason"), {("traces", "invalid_record"): 1 / W}
