@@ -52,7 +52,7 @@ AttrValue = str | bool | int | float | Sequence[str] | Sequence[int] | Sequence[
 def exc(qualified: str, message: str) -> BaseException:
     """A real exception whose SDK-recorded ``exception.type`` is ``qualified`` (``openai.RateLimitError``)."""
     module, _, name = qualified.rpartition(".")
-    cls = type(name, (Exception,), {"__module__": module or "builtins"})
+    cls: type[Exception] = type(name, (Exception,), {"__module__": module or "builtins"})
     return cls(message)
 
 
@@ -305,10 +305,6 @@ def _approx(actual: float | None, expected: float, what: str) -> None:
     assert math.isclose(actual, expected, rel_tol=1e-9, abs_tol=1e-12), f"{what}: {actual} != {expected}"
 
 
-def _span_duration(spec: S) -> float:
-    return spec.duration_s
-
-
 def check(case: Case) -> Result:
     """Run ``case`` and assert every counted call, duplicate and redaction it declares."""
     result = run(case)
@@ -333,56 +329,61 @@ def check(case: Case) -> Result:
     for reason, count in reasons.items():
         assert result.sample("llmpulse_calls_deduplicated_total", {"reason": reason}) == count, reason
 
-    # one duration observation per call, nothing else
-    duration = "gen_ai_client_operation_duration_seconds"
-    assert result.total(duration + "_count") == len(calls), result.samples(duration + "_count")
-
-    groups: dict[tuple[tuple[str, str], ...], list[Call]] = {}
-    for call in calls:
-        key = tuple(sorted({**labels_of(call, call.service or case.service), **_error_label(call)}.items()))
-        groups.setdefault(key, []).append(call)
-    for key, group in groups.items():
-        labels = dict(key)
-        assert result.sample(duration + "_count", labels) == len(group), (
-            labels,
-            result.samples(duration + "_count"),
-        )
-        seconds = sum(
-            c.duration_s if c.duration_s is not None else _span_duration(specs[c.span]) for c in group
-        )
-        _approx(result.sample(duration + "_sum", labels), seconds, f"duration sum {labels}")
-
+    _check_durations(result, case, specs)
     base_groups: dict[tuple[tuple[str, str], ...], list[Call]] = {}
     for call in calls:
         labels = labels_of(call, call.service or case.service)
         base_groups.setdefault(tuple(sorted(labels.items())), []).append(call)
-    for key, group in base_groups.items():
-        _check_tokens(result, dict(key), group)
-        _check_ttft(result, dict(key), group)
-        _check_cost(result, dict(key), group)
+    for label_key, group in base_groups.items():
+        _check_tokens(result, dict(label_key), group)
+        durations = [_duration(c, specs) for c in group]
+        _check_ttft(result, dict(label_key), list(zip(group, durations, strict=True)))
+        _check_cost(result, dict(label_key), group)
     _check_no_stray_series(result, calls, case.service)
 
     for call in calls:
         _check_write_back(result, call, specs[call.span])
+    _check_spans(result, case, specs)
+    return result
+
+
+def _duration(call: Call, specs: Mapping[str, S]) -> float:
+    return call.duration_s if call.duration_s is not None else specs[call.span].duration_s
+
+
+def _check_durations(result: Result, case: Case, specs: Mapping[str, S]) -> None:
+    """One duration observation per call, under its labels (``error_type`` on failures)."""
+    duration = "gen_ai_client_operation_duration_seconds"
+    assert result.total(duration + "_count") == len(case.calls), result.samples(duration + "_count")
+    groups: dict[tuple[tuple[str, str], ...], list[Call]] = {}
+    for call in case.calls:
+        labels = {**labels_of(call, call.service or case.service), **_error_label(call)}
+        groups.setdefault(tuple(sorted(labels.items())), []).append(call)
+    for label_key, group in groups.items():
+        labels = dict(label_key)
+        count = result.sample(duration + "_count", labels)
+        assert count == len(group), (labels, result.samples(duration + "_count"))
+        seconds = sum(_duration(c, specs) for c in group)
+        _approx(result.sample(duration + "_sum", labels), seconds, f"duration sum {labels}")
+
+
+def _check_spans(result: Result, case: Case, specs: Mapping[str, S]) -> None:
+    """Duplicates point at the counted span; other spans are untouched; content is gone."""
     for dup, (kept, _reason) in case.duplicates.items():
         attrs = result.attrs(dup)
         assert attrs.get("llmpulse.counted") is False, (dup, attrs)
         assert attrs.get("llmpulse.duplicate_of") == result.spans[kept].span_id.hex(), (dup, attrs)
         assert "llmpulse.cost.usd" not in attrs
-    counted_or_dup = {c.span for c in calls} | set(case.duplicates)
-    for key in specs:
-        if key not in counted_or_dup:
-            attrs = result.attrs(key)
-            assert "llmpulse.counted" not in attrs, f"{key} should not be an LLM call: {attrs}"
-            assert "llmpulse.dialect" not in attrs, key
-
+    counted_or_dup = {c.span for c in case.calls} | set(case.duplicates)
     for key in specs:
         attrs = result.attrs(key)
+        if key not in counted_or_dup:
+            assert "llmpulse.counted" not in attrs, f"{key} should not be an LLM call: {attrs}"
+            assert "llmpulse.dialect" not in attrs, key
         for gone in case.redacted:
             assert not any(k == gone or k.startswith(gone + ".") for k in attrs), (key, gone)
         events = {e.name for e in result.spans[key].events}
         assert not events & set(case.redacted_events), (key, events)
-    return result
 
 
 def _error_label(call: Call) -> dict[str, str]:
@@ -412,16 +413,27 @@ def _check_tokens(result: Result, labels: dict[str, str], group: list[Call]) -> 
             assert result.sample("gen_ai_client_token_usage_sum", usage) == sum(known)
 
 
-def _check_ttft(result: Result, labels: dict[str, str], group: list[Call]) -> None:
+def _check_ttft(result: Result, labels: dict[str, str], group: list[tuple[Call, float]]) -> None:
+    """TTFT only for streamed calls with a first-chunk time; per-chunk time when > 1 output token."""
     ttft = "gen_ai_client_operation_time_to_first_chunk_seconds"
-    streamed = [c for c in group if c.streaming and c.ttft_s is not None]
+    per_chunk = "gen_ai_client_operation_time_per_output_chunk_seconds"
+    streamed = [(c, d) for c, d in group if c.streaming and c.ttft_s is not None]
     if not streamed:
         assert result.sample(ttft + "_count", labels) is None, f"no TTFT expected for {labels}"
+        assert result.sample(per_chunk + "_count", labels) is None
         return
     assert result.sample(ttft + "_count", labels) == len(streamed)
     _approx(
-        result.sample(ttft + "_sum", labels), sum(c.ttft_s or 0.0 for c in streamed), f"TTFT sum {labels}"
+        result.sample(ttft + "_sum", labels), sum(c.ttft_s or 0.0 for c, _d in streamed), f"TTFT sum {labels}"
     )
+    chunked = [
+        max(d - (c.ttft_s or 0.0), 0.0) / (c.output - 1) for c, d in streamed if c.output and c.output > 1
+    ]
+    if not chunked:
+        assert result.sample(per_chunk + "_count", labels) is None
+        return
+    assert result.sample(per_chunk + "_count", labels) == len(chunked)
+    _approx(result.sample(per_chunk + "_sum", labels), sum(chunked), f"time per output chunk {labels}")
 
 
 def _check_cost(result: Result, labels: dict[str, str], group: list[Call]) -> None:

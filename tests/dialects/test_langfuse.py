@@ -12,6 +12,7 @@ omitted. ``cost_details`` is used only for an unpriced model.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ USAGE = "langfuse.observation.usage_details"
 MODEL = "langfuse.observation.model.name"
 
 
-def _gen(key: str, attrs: dict, **span: object) -> S:
+def _gen(key: str, attrs: dict[str, Any], **span: object) -> S:
     return S(
         key,
         span.pop("name", "OpenAI-generation"),  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ first-token time, so streamed runs have no TTFT observation.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ KIND = "langsmith.span.kind"
 SESSION = {"langsmith.trace.session_id": "0d5f6a2e-project", "langsmith.trace.session_name": "default"}
 
 
-def _run(key: str, name: str, kind: str, attrs: dict, **span: object) -> S:
+def _run(key: str, name: str, kind: str, attrs: dict[str, Any], **span: object) -> S:
     return S(key, name, {KIND: kind, **SESSION, **attrs}, scope=SCOPE, kind=INTERNAL, **span)  # type: ignore[arg-type]
 
 

@@ -11,6 +11,7 @@ or reasoning attributes on the span, and TTFT only as a metric.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.dialects._harness import CLIENT, INTERNAL, SERVER, Call, Case, S, che
 SCOPE = "litellm"
 
 
-def _request(attrs: dict, raw: dict | None = None, **span: object) -> S:
+def _request(attrs: dict[str, Any], raw: dict[str, Any] | None = None, **span: object) -> S:
     """``litellm_request`` with its ``raw_gen_ai_request`` child (raw provider params)."""
     children = []
     if raw is not None:

@@ -13,6 +13,7 @@ aggregates to ``gen_ai.aggregated_usage.*`` (the agent span is not a call). Cost
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ CHAT_TEMPLATE = "Chat Completion with {request_data[model]!r}"
 STREAM_LOG = "streaming response from {request_data[model]!r} took {duration:.2f}s"
 
 
-def _logfire_span(key: str, model: str, attrs: dict, **span: object) -> S:
+def _logfire_span(key: str, model: str, attrs: dict[str, Any], **span: object) -> S:
     return S(
         key,
         CHAT_TEMPLATE,

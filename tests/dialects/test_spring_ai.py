@@ -11,6 +11,8 @@ plus the recorded exception, and Micrometer's ``error`` key is ``none`` on succe
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.dialects._harness import CLIENT, INTERNAL, Call, Case, S, check, exc
@@ -18,7 +20,7 @@ from tests.dialects._harness import CLIENT, INTERNAL, Call, Case, S, check, exc
 SCOPE = "org.springframework.boot"
 
 
-def _model(key: str, attrs: dict, **span: object) -> S:
+def _model(key: str, attrs: dict[str, Any], **span: object) -> S:
     return S(
         key,
         f"chat {attrs.get('gen_ai.request.model', 'none')}",

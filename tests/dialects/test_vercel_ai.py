@@ -15,6 +15,7 @@ The OTel span kind of the legacy spans is UNCONFIRMED in the reference; INTERNAL
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,9 @@ SCOPE = "ai"
 FN = "support-bot"
 
 
-def _legacy(op: str, do: str, parent_attrs: dict, child_attrs: dict, **child: object) -> S:
+def _legacy(
+    op: str, do: str, parent_attrs: dict[str, Any], child_attrs: dict[str, Any], **child: object
+) -> S:
     """An ``ai.<op>`` parent repeating the usage of its ``ai.<op>.<do>`` child."""
     base = {"ai.telemetry.functionId": FN, "resource.name": FN}
     return S(
