@@ -251,7 +251,7 @@ def _evidence(dialect: LogDialect, view: LogView, http_status: int | None, body:
     if evidence.failed:
         for source in dialect.error_details:
             detail = source.read(view)
-            if isinstance(detail, str) and detail.strip() not in _UNINFORMATIVE_DETAILS:
+            if usable(detail) and isinstance(detail, str) and detail.strip() not in _UNINFORMATIVE_DETAILS:
                 evidence.texts.append(detail.strip()[:500])
                 evidence.raw = evidence.raw or detail.strip()[:200]
         if evidence.raw is None and http_status is not None:
