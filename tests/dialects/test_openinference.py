@@ -142,6 +142,42 @@ CASES = [
         ],
     ),
     Case(
+        # openai-agents realtime: the first-token time is in milliseconds
+        "realtime-time-to-first-token-ms",
+        [
+            S(
+                "llm",
+                "realtime response",
+                {
+                    KIND: "LLM",
+                    "llm.provider": "openai",
+                    "llm.system": "openai",
+                    "llm.model_name": "gpt-4o-realtime-preview",
+                    "llm.token_count.prompt": 250,
+                    "llm.token_count.completion": 90,
+                    "time_to_first_token_ms": 420.0,
+                },
+                scope="openinference.instrumentation.openai_agents",
+                kind=INTERNAL,
+                duration_s=1.2,
+            )
+        ],
+        [
+            Call(
+                "llm",
+                "openinference",
+                "chat",
+                "openai",
+                None,
+                "gpt-4o-realtime-preview",
+                input=250,
+                output=90,
+                streaming=True,
+                ttft_s=0.42,
+            )
+        ],
+    ),
+    Case(
         "embedding",
         [
             S(

@@ -165,6 +165,39 @@ CASES = [
         ],
     ),
     Case(
+        # v3.x spelled the first-chunk time ai.stream.msToFirstChunk
+        "legacy-v3-stream-ms-to-first-chunk",
+        [
+            _legacy(
+                "streamText",
+                "doStream",
+                {"ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat"},
+                {
+                    "ai.model.id": "gpt-4o",
+                    "ai.model.provider": "openai.chat",
+                    "ai.usage.promptTokens": 70,
+                    "ai.usage.completionTokens": 30,
+                    "ai.stream.msToFirstChunk": 275.0,
+                },
+                duration_s=1.1,
+            )
+        ],
+        [
+            Call(
+                "do",
+                "vercel_ai",
+                "chat",
+                "openai",
+                "gpt-4o",
+                None,
+                input=70,
+                output=30,
+                streaming=True,
+                ttft_s=0.275,
+            )
+        ],
+    ),
+    Case(
         # embedMany batches into several doEmbed provider calls: each one counts, the parent not
         "legacy-embedMany-two-doEmbed",
         [
