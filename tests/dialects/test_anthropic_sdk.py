@@ -129,6 +129,38 @@ CASES = [
         redacted=CONTENT,
     ),
     Case(
+        # two concurrent calls of the same model, each described twice: two calls, paired by time
+        "two-concurrent-calls-two-pairs",
+        [
+            _sdk("sdk1", duration_s=1.0),
+            _openllmetry("instr1", start_s=-0.002, duration_s=1.004),
+            _sdk("sdk2", start_s=0.3, duration_s=1.0),
+            _openllmetry("instr2", start_s=0.298, duration_s=1.004),
+        ],
+        [
+            _counted("sdk1", "anthropic_sdk", finish_reasons=("end_turn",)),
+            _counted("sdk2", "anthropic_sdk", finish_reasons=("end_turn",)),
+        ],
+        duplicates={"instr1": ("sdk1", "sdk_sibling"), "instr2": ("sdk2", "sdk_sibling")},
+        redacted=CONTENT,
+    ),
+    Case(
+        # the same two concurrent pairs, instrumentor spans in the first request
+        "two-concurrent-calls-split-requests",
+        [
+            _openllmetry("instr1", start_s=-0.002, duration_s=1.004),
+            _openllmetry("instr2", start_s=0.298, duration_s=1.004),
+            _sdk("sdk1", duration_s=1.0, batch=1),
+            _sdk("sdk2", start_s=0.3, duration_s=1.0, batch=1),
+        ],
+        [
+            _counted("instr1", "openllmetry", ttft_s=None),
+            _counted("instr2", "openllmetry", ttft_s=None),
+        ],
+        duplicates={"sdk1": ("instr1", "sdk_sibling"), "sdk2": ("instr2", "sdk_sibling")},
+        redacted=CONTENT,
+    ),
+    Case(
         "child-of-openinference-span",
         [_openinference(children=(_sdk(start_s=0.002, duration_s=0.29),), duration_s=0.3)],
         [SDK_CALL],

@@ -191,6 +191,9 @@ class Deduplicator:
                     kinds[recent.popleft().native] -= 1
                     self._recent_size -= 1
             if recent and kinds[not native]:
+                # the closest start among the overlapping partners, as within a batch: with
+                # concurrent calls of one model the first overlapping one may be the other call's
+                best: _Recent | None = None
                 for scanned, entry in enumerate(reversed(recent)):
                     if scanned >= 512:
                         break
@@ -199,10 +202,15 @@ class Deduplicator:
                         and entry.native != native
                         and _models_match(None, entry.model, cand.call.request_model)
                         and _overlaps(entry.start_ns, entry.end_ns, cand.start_ns, cand.end_ns)
+                        and (
+                            best is None
+                            or abs(entry.start_ns - cand.start_ns) < abs(best.start_ns - cand.start_ns)
+                        )
                     ):
-                        entry.paired = True
-                        _mark(cand, entry.span_id, "sdk_sibling")
-                        break
+                        best = entry
+                if best is not None:
+                    best.paired = True
+                    _mark(cand, best.span_id, "sdk_sibling")
             if not cand.counted:
                 continue
             queue = self._recent.setdefault(cand.resource_key, deque())
