@@ -1,33 +1,79 @@
 """The one place for what a deployment may want to change: selectors, thresholds, refresh, UIDs.
 
-Queries interpolate these values instead of repeating literals, so a threshold shown on a panel
-and the number used elsewhere cannot drift (kubernetes-mixin ``config.libsonnet``).
+Queries interpolate these values instead of repeating literals. Thresholds are not repeated at
+all: they are read from ``alerts/config.yaml``, the settings the alerting rules are generated
+from, so a panel turns orange or red exactly where the matching alert fires
+(kubernetes-mixin ``config.libsonnet``: one config for alerts, rules and dashboards).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import PurePath
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import Any
+
+import yaml
+
+#: The alerts' settings; their ``alerts.<name>.severities`` are the panels' colours.
+ALERTS_CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "config.yaml"
+#: Severity tiers of alerts/config.yaml, as panel colours.
+_ORANGE_TIERS = ("info", "warning")
+_RED_TIERS = ("error", "critical")
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Where a panel turns orange and red; ``None`` when the alert has no such tier."""
+
+    warning: float | None = None
+    critical: float | None = None
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Where panels turn orange (warning) and red (critical); units as the panel shows them."""
+    """Panel colours, each from the alert in alerts/config.yaml that watches the same number."""
 
-    #: Share of calls that failed (0..1). 1 % is noticeable for users, 5 % is an incident.
-    failure_ratio_warning: float = 0.01
-    failure_ratio_critical: float = 0.05
-    #: p95 call duration in seconds; long completions are normal, tens of seconds are not.
-    duration_p95_warning_s: float = 10.0
-    duration_p95_critical_s: float = 30.0
-    #: p95 time to first token in seconds, what a streaming user waits before text appears.
-    ttft_p95_warning_s: float = 2.0
-    ttft_p95_critical_s: float = 5.0
-    #: Share of calls refused by a provider for rate limits or quota (0..1).
-    throttled_ratio_warning: float = 0.01
-    throttled_ratio_critical: float = 0.05
-    #: Calls without a price: any is a hole in the spend numbers.
-    unpriced_calls_warning: float = 1.0
+    #: Share of calls that failed, 0..1 (LLMHighFailureRate).
+    failure_ratio: Steps
+    #: Share of calls refused with error_type="rate_limit", 0..1 (LLMRateLimitStorm).
+    rate_limited_ratio: Steps
+    #: p95 call duration, seconds (LLMHighLatency).
+    duration_p95_s: Steps
+    #: p95 time to first token, seconds (LLMSlowTimeToFirstToken).
+    ttft_p95_s: Steps
+    #: Exporter queue bytes over capacity, 0..1 (LLMPulseRemoteWriteQueueFilling).
+    queue_fill: Steps
+    #: Seconds without a successful remote write while samples wait (LLMPulseRemoteWriteStalled).
+    remote_write_delay_s: Steps
+    #: Counts where any occurrence is a problem (unpriced calls, drops, refusals, overflow): their
+    #: alerts fire on "> 0", and 1 is the first whole occurrence a count panel can show.
+    any_count: float = 1.0
+
+
+def _steps(alerts: dict[str, Any], name: str) -> Steps:
+    try:
+        tiers: dict[str, Any] = alerts[name]["severities"]
+    except (KeyError, TypeError) as e:
+        raise KeyError(
+            f"{ALERTS_CONFIG}: `alerts.{name}.severities` is missing; the dashboards colour by it"
+        ) from e
+    orange = [float(t["threshold"]) for sev, t in tiers.items() if sev in _ORANGE_TIERS]
+    red = [float(t["threshold"]) for sev, t in tiers.items() if sev in _RED_TIERS]
+    return Steps(min(orange) if orange else None, min(red) if red else None)
+
+
+def thresholds_from_alerts(path: Path = ALERTS_CONFIG) -> Thresholds:
+    """Panel colours from the alerts' config; a disabled alert (``severities: {}``) leaves its
+    panels uncoloured."""
+    alerts: dict[str, Any] = yaml.safe_load(path.read_text())["alerts"]
+    return Thresholds(
+        failure_ratio=_steps(alerts, "high_failure_rate"),
+        rate_limited_ratio=_steps(alerts, "rate_limit_storm"),
+        duration_p95_s=_steps(alerts, "high_latency"),
+        ttft_p95_s=_steps(alerts, "slow_time_to_first_token"),
+        queue_fill=_steps(alerts, "remote_write_queue_filling"),
+        remote_write_delay_s=_steps(alerts, "remote_write_stalled"),
+    )
 
 
 @dataclass(frozen=True)
@@ -47,7 +93,7 @@ class Config:
     #: Window of the alerts/ recording rules the trend panels read (``llm:…:rate5m``); must be
     #: one of the windows alerts/config.yaml records.
     rules_window: str = "5m"
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=thresholds_from_alerts)
     refresh: str = "30s"
     time_from: str = "now-6h"
     tags: tuple[str, ...] = ("llmpulse", "genai")

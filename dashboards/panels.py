@@ -46,7 +46,10 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.heatmap import HeatmapColorMode, HeatmapColorScale
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from .config import Steps
 from .variables import DATASOURCE
+
+NO_STEPS = Steps()
 
 # Units (Grafana ids). Token and dollar rates have no built-in id, hence suffix units.
 SECONDS = "s"
@@ -74,16 +77,18 @@ class Target:
     table: bool = False
 
 
-def thresholds(
-    warning: float | None = None, critical: float | None = None, base: str = GREEN
-) -> ThresholdsConfig:
-    """Absolute steps: ``base`` below ``warning``, orange from it, red from ``critical``."""
-    steps = [Threshold(value=None, color=base)]
-    if warning is not None:
-        steps.append(Threshold(value=warning, color=ORANGE))
-    if critical is not None:
-        steps.append(Threshold(value=critical, color=RED))
-    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)
+def thresholds(steps: Steps, base: str = GREEN) -> ThresholdsConfig:
+    """Absolute steps: ``base`` below the warning, orange from it, red from the critical one."""
+    out = [Threshold(value=None, color=base)]
+    if steps.warning is not None:
+        out.append(Threshold(value=steps.warning, color=ORANGE))
+    if steps.critical is not None:
+        out.append(Threshold(value=steps.critical, color=RED))
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(out)
+
+
+def _coloured(steps: Steps) -> bool:
+    return steps.warning is not None or steps.critical is not None
 
 
 def _query(t: Target, ref: str) -> Dataquery:
@@ -106,8 +111,7 @@ def stat(
     expr: str,
     unit: str,
     *,
-    warning: float | None = None,
-    critical: float | None = None,
+    steps: Steps = NO_STEPS,
     decimals: int | None = None,
     width: int = 4,
     height: int = 4,
@@ -123,7 +127,7 @@ def stat(
         .unit(unit)
         .span(width)
         .height(height)
-        .thresholds(thresholds(warning, critical, base=GREEN if warning is not None else color))
+        .thresholds(thresholds(steps, base=GREEN if _coloured(steps) else color))
         .color_mode(BigValueColorMode.VALUE)
         .graph_mode(BigValueGraphMode.NONE)
         .text_mode(BigValueTextMode.VALUE)
@@ -143,8 +147,7 @@ def timeseries(
     targets: Sequence[Target],
     unit: str,
     *,
-    warning: float | None = None,
-    critical: float | None = None,
+    steps: Steps = NO_STEPS,
     stacked: bool = False,
     width: int = 12,
     height: int = 8,
@@ -172,10 +175,10 @@ def timeseries(
             .sort_desc(True)
         )
         .tooltip(VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
-        .thresholds(thresholds(warning, critical))
+        .thresholds(thresholds(steps))
         .thresholds_style(
             GraphThresholdsStyleConfig().mode(
-                GraphThresholdsStyleMode.DASHED if warning is not None else GraphThresholdsStyleMode.OFF
+                GraphThresholdsStyleMode.DASHED if _coloured(steps) else GraphThresholdsStyleMode.OFF
             )
         )
     )

@@ -36,9 +36,6 @@ CALLS = DURATION + "_count"
 #: Token types whose sum is "tokens used": cache_* are inside input, reasoning inside output.
 BILLED_TOKEN_TYPES = "input|output"
 
-#: Canonical error classes a provider uses to push back (DESIGN.md); used by the throttling panels.
-THROTTLE_CLASSES = "rate_limit|quota_exceeded"
-
 
 def recorded_rates(config: Config = CONFIG) -> dict[str, str]:
     """Raw series -> the recording rule in alerts/ holding its per-second rate (``sum without``

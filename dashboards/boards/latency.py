@@ -45,8 +45,7 @@ def build() -> Dashboard:
                 "95th percentile of call duration.",
                 q.quantile(0.95, q.DURATION, window=q.RANGE),
                 p.SECONDS,
-                warning=T.duration_p95_warning_s,
-                critical=T.duration_p95_critical_s,
+                steps=T.duration_p95_s,
                 decimals=2,
             ),
             p.stat(
@@ -61,8 +60,7 @@ def build() -> Dashboard:
                 "95th percentile of the wait before the first streamed chunk (streaming calls only).",
                 q.quantile(0.95, q.TTFT, window=q.RANGE),
                 p.SECONDS,
-                warning=T.ttft_p95_warning_s,
-                critical=T.ttft_p95_critical_s,
+                steps=T.ttft_p95_s,
                 decimals=2,
             ),
             p.stat(
@@ -92,8 +90,7 @@ def build() -> Dashboard:
                 "p50, p95 and p99 of call duration, interpolated within the semconv duration buckets.",
                 _percentiles(q.DURATION),
                 p.SECONDS,
-                warning=T.duration_p95_warning_s,
-                critical=T.duration_p95_critical_s,
+                steps=T.duration_p95_s,
                 width=8,
             ),
             p.timeseries(
@@ -134,8 +131,7 @@ def build() -> Dashboard:
                 "p50, p95 and p99 of time to the first streamed chunk.",
                 _percentiles(q.TTFT),
                 p.SECONDS,
-                warning=T.ttft_p95_warning_s,
-                critical=T.ttft_p95_critical_s,
+                steps=T.ttft_p95_s,
                 width=8,
             ),
             p.timeseries(

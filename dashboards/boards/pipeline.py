@@ -6,10 +6,12 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 from .. import panels as p
 from .. import queries as q
+from ..config import CONFIG, Steps
 from ..variables import datasource_variable
 from ._base import dashboard, section
 
 FILE = "llmpulse-pipeline.json"
+T = CONFIG.thresholds
 
 
 def build() -> Dashboard:
@@ -37,7 +39,7 @@ def build() -> Dashboard:
                 "retry refused data; a steady count means data is being lost.",
                 q.pipeline_increase(q.REFUSED),
                 p.COUNT,
-                warning=1,
+                steps=Steps(T.any_count),
                 decimals=0,
             ),
             p.stat(
@@ -61,7 +63,7 @@ def build() -> Dashboard:
                 "series budget: per-model numbers are incomplete while this grows.",
                 q.pipeline_increase(q.OVERFLOW),
                 p.COUNT,
-                warning=1,
+                steps=Steps(T.any_count),
                 decimals=0,
             ),
             p.stat(
@@ -140,7 +142,7 @@ def build() -> Dashboard:
                 "full): metrics that will never reach Prometheus.",
                 q.pipeline_increase(q.RW_DROPPED),
                 p.COUNT,
-                warning=1,
+                steps=Steps(T.any_count),
                 decimals=0,
             ),
             p.stat(
@@ -148,8 +150,7 @@ def build() -> Dashboard:
                 "Now minus the newest sample a target accepted, worst target: how stale Prometheus is.",
                 f"max({q.remote_write_delay()})",
                 p.SECONDS,
-                warning=60,
-                critical=300,
+                steps=T.remote_write_delay_s,
                 decimals=0,
             ),
             p.stat(
@@ -164,7 +165,7 @@ def build() -> Dashboard:
                 "Spans and log records removed from a forwarding queue unsent: lost for the log stores.",
                 q.pipeline_increase(q.FWD_DROPPED),
                 p.COUNT,
-                warning=1,
+                steps=Steps(T.any_count),
                 decimals=0,
             ),
             p.stat(
@@ -173,8 +174,7 @@ def build() -> Dashboard:
                 "new data is dropped.",
                 f"max({q.queue_fill()})",
                 p.PERCENT,
-                warning=0.5,
-                critical=0.8,
+                steps=T.queue_fill,
                 decimals=1,
             ),
             p.timeseries(
@@ -235,8 +235,7 @@ def build() -> Dashboard:
                 "Share of each disk queue's budget in use; at 100 % new data is dropped.",
                 [p.Target(q.queue_fill(), "{{exporter}} {{target}}")],
                 p.PERCENT,
-                warning=0.5,
-                critical=0.8,
+                steps=T.queue_fill,
                 width=8,
             ),
         ],

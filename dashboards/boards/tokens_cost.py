@@ -6,7 +6,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
 
 from .. import panels as p
 from .. import queries as q
-from ..config import CONFIG
+from ..config import CONFIG, Steps
 from ..variables import genai_variables
 from ._base import dashboard, section
 
@@ -70,7 +70,7 @@ def build() -> Dashboard:
                 "add the model to the price table.",
                 q.unpriced_calls(),
                 p.COUNT,
-                warning=T.unpriced_calls_warning,
+                steps=Steps(T.any_count),
                 decimals=0,
             ),
         ],

@@ -410,7 +410,7 @@ def _expectations(s: Stack) -> dict[tuple[str, str, str], float | Keyed]:
         ("errors-safety", "Rate limited", "A"): 1.0,
         ("errors-safety", "Quota exceeded", "A"): 1.0,
         ("errors-safety", "Content filtered", "A"): 1.0,
-        ("errors-safety", "Throttled share", "A"): 2 / N,
+        ("errors-safety", "Rate-limited share", "A"): 1 / N,
         # pipeline (the window holds the second batch: N spans, one bad request, one bad span)
         ("pipeline", "Items received", "A"): float(N),
         ("pipeline", "Items refused", "A"): 1.0,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from dashboards import generate, queries
-from dashboards.config import CONFIG, uid_for
+from dashboards.config import CONFIG, Steps, thresholds_from_alerts, uid_for
 from dashboards.generate import panels_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,16 +99,37 @@ def test_genai_dashboards_filter_on_every_variable() -> None:
                     assert f'=~"${var}"' in t["expr"], (panel["title"], var)
 
 
-def test_thresholds_come_from_config() -> None:
+def test_thresholds_are_the_alerts_tiers() -> None:
+    alerts = yaml.safe_load((ROOT / "alerts" / "config.yaml").read_text())["alerts"]
+    failure = alerts["high_failure_rate"]["severities"]
     doc = _load("llmpulse-overview.json")
-    failure = next(p for p in panels_of(doc) if p["title"] == "Failure rate")
-    steps = failure["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    panel = next(p for p in panels_of(doc) if p["title"] == "Failure rate")
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [s["value"] for s in steps] == [
         None,
-        CONFIG.thresholds.failure_ratio_warning,
-        CONFIG.thresholds.failure_ratio_critical,
+        failure["warning"]["threshold"],
+        failure["critical"]["threshold"],
     ]
-    assert failure["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert [s["color"] for s in steps] == ["green", "orange", "red"]
+    assert panel["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    latency = next(p for p in panels_of(doc) if p["title"] == "p95 duration")
+    steps = latency["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, alerts["high_latency"]["severities"]["warning"]["threshold"]]
+
+
+def test_thresholds_follow_edits_of_the_alerts_config(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "alerts" / "config.yaml").read_text())
+    config["alerts"]["high_failure_rate"]["severities"] = {"info": {"threshold": 0.02, "for": "1m"}}
+    config["alerts"]["high_latency"]["severities"] = {}  # disabled: the panel is not coloured
+    edited = tmp_path / "config.yaml"
+    edited.write_text(yaml.safe_dump(config))
+    t = thresholds_from_alerts(edited)
+    assert t.failure_ratio == Steps(warning=0.02, critical=None)
+    assert t.duration_p95_s == Steps()
+    del config["alerts"]["slow_time_to_first_token"]
+    edited.write_text(yaml.safe_dump(config))
+    with pytest.raises(KeyError, match=re.escape("`alerts.slow_time_to_first_token.severities`")):
+        thresholds_from_alerts(edited)
 
 
 def test_recording_rules_used_exist_in_alerts() -> None:
@@ -127,5 +148,4 @@ def test_recording_rules_used_exist_in_alerts() -> None:
 def test_top_colours_failures_like_the_dashboards() -> None:
     from llmpulse.top import _view
 
-    assert CONFIG.thresholds.failure_ratio_warning == _view.FAILURE_WARNING
-    assert CONFIG.thresholds.failure_ratio_critical == _view.FAILURE_CRITICAL
+    assert CONFIG.thresholds.failure_ratio == Steps(_view.FAILURE_WARNING, _view.FAILURE_CRITICAL)
