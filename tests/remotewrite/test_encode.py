@@ -95,12 +95,16 @@ def test_encoding_matches_the_metrics_endpoint_and_parses_as_a_write_request() -
 
 
 def test_cache_gives_the_same_bytes_and_new_values() -> None:
-    metrics, _ = _aggregate()
+    metrics, registry = _aggregate()
     enc = Encoder({"llmpulse_instance": "a"})
     first = enc.encode_snapshot(metrics.snapshot(), TS)
     assert enc.encode_snapshot(metrics.snapshot(), TS).data == first.data
     metrics.record([LLMCall(dialect="semconv", operation="chat", request_model="o3", duration_s=1.0)])
     later = parse_write_request(enc.encode_snapshot(metrics.snapshot(), TS + 1000).data)
+    # changed series re-encoded, unchanged ones from the cache: together exactly /metrics
+    assert {
+        tuple((lb.name, lb.value) for lb in ts.labels): ts.samples[0].value for ts in later.timeseries
+    } == _reference(registry, {"llmpulse_instance": "a"})
     counts = {
         dict((lb.name, lb.value) for lb in ts.labels).get("error_type", "-"): ts.samples[0].value
         for ts in later.timeseries

@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import accumulate, chain
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
@@ -48,18 +49,44 @@ def _field(tag: int, payload: bytes) -> bytes:
     return bytes((tag,)) + varint(len(payload)) + payload
 
 
-def encode_labels(name: str, labels: Labels, external: Mapping[str, str]) -> bytes:
+def label_pair(name: str, value: str) -> bytes:
+    """One ``Label`` as it sits in a TimeSeries (field 1: name, value)."""
+    return _field(0x0A, _field(0x0A, name.encode()) + _field(0x12, value.encode()))
+
+
+class _Pairs(dict[tuple[str, str], bytes]):
+    """Encoded label pairs (model names, services, tenants repeat across thousands of series),
+    bounded: cleared when full."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, key: tuple[str, str]) -> bytes:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = label_pair(*key)
+        return value
+
+
+def _merge(labels: Labels, external: Mapping[str, str]) -> dict[str, str]:
+    """External labels under the series' own (as Prometheus does), no empty name or value."""
+    merged = dict(external)
+    merged.update(labels.items() if isinstance(labels, Mapping) else labels)
+    return {k: v for k, v in merged.items() if k and v}
+
+
+def encode_labels(
+    name: str, labels: Labels, external: Mapping[str, str], pairs: _Pairs | None = None
+) -> bytes:
     """The ``labels`` field of a TimeSeries: sorted by name, unique, no empty name or value.
 
     Series labels win over external labels (as in Prometheus); ``__name__`` always wins.
     """
-    merged = dict(external)
-    merged.update(labels.items() if isinstance(labels, Mapping) else labels)
+    merged = _merge(labels, external)
     merged["__name__"] = name
-    out = bytearray()
-    for key in sorted(k for k, v in merged.items() if k and v):
-        out += _field(0x0A, _field(0x0A, key.encode()) + _field(0x12, merged[key].encode()))
-    return bytes(out)
+    pairs = pairs if pairs is not None else _Pairs()
+    return b"".join([pairs[(k, merged[k])] for k in sorted(merged)])
 
 
 def _head(label_blob: bytes, sample_len: int) -> bytes:
@@ -89,10 +116,15 @@ class Encoder:
     def __init__(self, external_labels: Mapping[str, str], *, max_cache_bytes: int = 64 << 20) -> None:
         self.external = dict(external_labels)
         self._max_cache = max_cache_bytes
+        #: self-metrics: record headers per series
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[bytes, ...]] = {}
+        #: span metrics: (count or value, head + value chunks, bytes) per series
+        self._rows: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[object, list[bytes], int]] = {}
         self._cache_bytes = 0
         self._sample_len = 0
         self._forget: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        self._pairs = _Pairs()
+        self._le = {b: le(b) for d in c.ALL for b in (*d.buckets, float("inf"))}
 
     def _series_names(self, d: c.MetricDef) -> tuple[str, ...]:
         base = d.name + (f"_{d.unit}" if d.unit else "")
@@ -104,14 +136,26 @@ class Encoder:
         self, d: c.MetricDef, labels: tuple[tuple[str, str], ...], sample_len: int
     ) -> tuple[bytes, ...]:
         names = self._series_names(d)
+        pairs = self._pairs
         if d.kind == "counter":
-            return (_head(encode_labels(names[0], labels, self.external), sample_len),)
-        heads = [
-            _head(encode_labels(names[0], (*labels, ("le", le(b))), self.external), sample_len)
-            for b in (*d.buckets, float("inf"))
-        ]
-        heads.append(_head(encode_labels(names[1], labels, self.external), sample_len))
-        heads.append(_head(encode_labels(names[2], labels, self.external), sample_len))
+            return (_head(encode_labels(names[0], labels, self.external, pairs), sample_len),)
+        # Every row of a histogram has the same label names: sort once, swap __name__ and le.
+        merged = _merge(labels, self.external)
+        keys = sorted({*merged, "__name__", "le"})
+        before = keys.index("le")
+        head_keys, tail_keys = keys[:before], keys[before + 1 :]
+
+        def blob(name: str, le_value: str | None) -> bytes:
+            merged["__name__"] = name
+            parts = [pairs[(k, merged[k])] for k in head_keys]
+            if le_value is not None:
+                parts.append(pairs[("le", le_value)])
+            parts.extend(pairs[(k, merged[k])] for k in tail_keys)
+            return b"".join(parts)
+
+        heads = [_head(blob(names[0], self._le[b]), sample_len) for b in (*d.buckets, float("inf"))]
+        heads.append(_head(blob(names[1], None), sample_len))
+        heads.append(_head(blob(names[2], None), sample_len))
         return tuple(heads)
 
     def _timestamp(self, ts_ms: int) -> tuple[bytes, int]:
@@ -121,22 +165,10 @@ class Encoder:
         sample_len = 9 + len(tail)
         if sample_len != self._sample_len:
             self._cache.clear()
+            self._rows.clear()
             self._cache_bytes = 0
             self._sample_len = sample_len
         return tail, sample_len
-
-    def _lookup(
-        self, d: c.MetricDef, labels: tuple[tuple[str, str], ...], sample_len: int
-    ) -> tuple[bytes, ...]:
-        key = (d.name, labels)
-        heads = self._cache.get(key)
-        if heads is None:
-            heads = self._heads(d, labels, sample_len)
-            size = sum(len(h) for h in heads) + 200
-            if self._cache_bytes + size <= self._max_cache:
-                self._cache[key] = heads
-                self._cache_bytes += size
-        return heads
 
     def forget(self, snaps: Iterable[SeriesSnapshot]) -> None:
         """Drop cached encodings of series that expired (at the next encode, on its thread)."""
@@ -145,32 +177,53 @@ class Encoder:
     def _apply_forget(self) -> None:
         pending, self._forget = self._forget, []
         for key in pending:
-            heads = self._cache.pop(key, None)
-            if heads is not None:
-                self._cache_bytes -= sum(len(h) for h in heads) + 200
+            entry = self._rows.pop(key, None)
+            if entry is not None:
+                self._cache_bytes -= entry[2]
 
     def encode_snapshot(self, snaps: Iterable[SeriesSnapshot], ts_ms: int) -> Encoded:
-        """One sample per series at ``ts_ms`` (cumulative values)."""
+        """One sample per series at ``ts_ms`` (cumulative values).
+
+        Every row is ``head + value + T`` where ``T`` (the timestamp field) is the same for the
+        whole send, so a series' rows are ``T.join(head_i + value_i) + T``. The ``head + value``
+        chunks are cached per series and rebuilt only when the series changed since the last
+        send (its count, or its value for a counter): an idle series costs one C-level join.
+        """
         if self._forget:
             self._apply_forget()
         tail, sample_len = self._timestamp(ts_ms)
+        rows = self._rows
         parts: list[bytes] = []
-        extend = parts.extend
+        append = parts.append
         pack = _pack
-        lookup = self._lookup
         n = 0
         for s in snaps:
-            heads = lookup(s.metric, s.labels, sample_len)
-            if s.metric.kind == "counter":
-                extend((heads[0], pack(s.value), tail))
-                n += 1
-                continue
-            cumulative = 0
-            for head, count in zip(heads, s.bucket_counts, strict=False):  # heads has 2 more
-                cumulative += count
-                extend((head, pack(cumulative), tail))
-            extend((heads[-2], pack(s.total), tail, heads[-1], pack(s.count), tail))
-            n += len(s.bucket_counts) + 2
+            key = (s.metric.name, s.labels)
+            counter = s.metric.kind == "counter"
+            marker = s.value if counter else (s.count, s.total)
+            entry = rows.get(key)
+            if entry is not None and entry[0] == marker:
+                chunks = entry[1]
+            else:
+                if entry is None:
+                    heads: Iterable[bytes] = self._heads(s.metric, s.labels, sample_len)
+                else:
+                    heads = [chunk[:-8] for chunk in entry[1]]
+                if counter:
+                    values: Iterable[float] = (s.value,)
+                else:
+                    values = chain(accumulate(s.bucket_counts), (s.total, s.count))
+                chunks = [head + pack(v) for head, v in zip(heads, values, strict=True)]
+                size = sum(map(len, chunks)) + 200
+                if entry is not None:
+                    rows[key] = (marker, chunks, size)
+                    self._cache_bytes += size - entry[2]
+                elif self._cache_bytes + size <= self._max_cache:
+                    rows[key] = (marker, chunks, size)
+                    self._cache_bytes += size
+            append(tail.join(chunks))
+            append(tail)
+            n += len(chunks)
         return Encoded(b"".join(parts), n, n)
 
     def encode_families(self, families: Iterable[Metric], ts_ms: int) -> Encoded:
@@ -184,7 +237,9 @@ class Encoder:
                 key = ("\x00" + sample.name, labels)
                 heads = self._cache.get(key)
                 if heads is None:
-                    heads = (_head(encode_labels(sample.name, labels, self.external), sample_len),)
+                    heads = (
+                        _head(encode_labels(sample.name, labels, self.external, self._pairs), sample_len),
+                    )
                     if self._cache_bytes < self._max_cache:
                         self._cache[key] = heads
                         self._cache_bytes += len(heads[0]) + 200
