@@ -1,8 +1,9 @@
 """The one place for what a deployment may want to change: selectors, thresholds, refresh, UIDs.
 
-Queries interpolate these values instead of repeating literals. Thresholds are not repeated at
-all: they are read from ``alerts/config.yaml``, the settings the alerting rules are generated
-from, so a panel turns orange or red exactly where the matching alert fires
+Queries interpolate these values instead of repeating literals. What the alerts also use is not
+repeated at all: thresholds, the series selector, the tenant label and the recording-rule window
+are read from ``alerts/config.yaml``, the settings the rules are generated from, so a panel
+turns orange or red exactly where the matching alert fires and reads the series the rules read
 (kubernetes-mixin ``config.libsonnet``: one config for alerts, rules and dashboards).
 """
 
@@ -62,10 +63,22 @@ def _steps(alerts: dict[str, Any], name: str) -> Steps:
     return Steps(min(orange) if orange else None, min(red) if red else None)
 
 
+def _alerts_config(path: Path = ALERTS_CONFIG) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
+    return doc
+
+
+def _setting(key: str) -> Any:
+    try:
+        return _alerts_config()[key]
+    except KeyError as e:
+        raise KeyError(f"{ALERTS_CONFIG}: `{key}` is missing; the dashboards read it") from e
+
+
 def thresholds_from_alerts(path: Path = ALERTS_CONFIG) -> Thresholds:
     """Panel colours from the alerts' config; a disabled alert (``severities: {}``) leaves its
     panels uncoloured."""
-    alerts: dict[str, Any] = yaml.safe_load(path.read_text())["alerts"]
+    alerts: dict[str, Any] = _alerts_config(path)["alerts"]
     return Thresholds(
         failure_ratio=_steps(alerts, "high_failure_rate"),
         rate_limited_ratio=_steps(alerts, "rate_limit_storm"),
@@ -82,17 +95,16 @@ class Config:
 
     #: Extra label matchers ANDed into every GenAI query, e.g. ``job="llmpulse"`` when other
     #: exporters write the same semconv metric names into the same Prometheus. Empty = none.
-    genai_selector: str = ""
+    #: Default: the alerts' ``selector``, so dashboards and rules read the same series.
+    genai_selector: str = field(default_factory=lambda: str(_setting("selector")))
     #: Extra label matchers for llmpulse's own ``llmpulse_*`` series (pipeline dashboard).
-    pipeline_selector: str = ""
-    #: Label each llmpulse replica puts on its series; queries sum it away (DESIGN.md).
-    instance_label: str = "llmpulse_instance"
-    #: Optional tenant dimensions configured in llmpulse (``tenant``, ``k8s_namespace_name``).
-    tenant_label: str = "tenant"
+    pipeline_selector: str = field(default_factory=lambda: str(_setting("selector")))
+    #: Optional tenant dimensions configured in llmpulse; the tenant one is the alerts' ``tenant_label``.
+    tenant_label: str = field(default_factory=lambda: str(_setting("tenant_label")))
     namespace_label: str = "k8s_namespace_name"
-    #: Window of the alerts/ recording rules the trend panels read (``llm:…:rate5m``); must be
-    #: one of the windows alerts/config.yaml records.
-    rules_window: str = "5m"
+    #: Window of the alerts/ recording rules the trend panels read (``llm:…:rate5m``): the
+    #: alerts' ``windows.long``, the smoother of the two windows they record.
+    rules_window: str = field(default_factory=lambda: str(_setting("windows")["long"]))
     thresholds: Thresholds = field(default_factory=thresholds_from_alerts)
     refresh: str = "30s"
     time_from: str = "now-6h"
