@@ -146,3 +146,52 @@ def test_expired_series_get_final_value_and_stale_marker_and_are_restamped_if_to
         await receiver.stop()
 
     asyncio.run(run())
+
+
+def test_a_batch_that_ages_out_during_an_outage_is_dropped_not_sent_late(tmp_path: Path) -> None:
+    async def run() -> tuple[Harness, Receiver]:
+        receiver = await Receiver(script=[(503, {}, ""), (503, {}, "")]).start()
+        wall = [2_000_000_000.0]
+        config = {"max_sample_age_s": 100, "retry": {"initial_interval_s": 0.2, "max_interval_s": 1}}
+        h = Harness(tmp_path / "data", receiver.url, config, wall=lambda: wall[0])
+        h.record(tokens=3)
+        await h.exporter.start()
+        await h.exporter.enqueue_snapshot()
+        await receiver.wait_for(2)
+        wall[0] += 200  # the outage outlasts max_sample_age_s
+        h.record(tokens=4)
+        await h.exporter.enqueue_snapshot()
+        await receiver.wait_for(3)
+        await h.exporter.stop()
+        await receiver.stop()
+        return h, receiver
+
+    h, receiver = asyncio.run(run())
+    old, _, fresh = receiver.received[:3]
+    assert old.raw == receiver.received[1].raw
+    assert h.value("llmpulse_remote_write_samples_dropped_total", reason="too_old") == _samples(old)
+    assert h.value("llmpulse_remote_write_samples_failed_total") == 0
+    tokens = {
+        dict(k)["gen_ai_token_type"]: v[0][0]
+        for k, v in fresh.series().items()
+        if dict(k)["__name__"] == "gen_ai_client_tokens_total"
+    }
+    assert tokens == {"input": 7.0, "output": 4.0}  # the newer snapshot carries the whole total
+
+
+def test_backoff_is_capped_jittered_and_survives_an_endless_outage() -> None:
+    from llmpulse.config import RemoteWriteRetryConfig
+    from llmpulse.remotewrite import Backoff
+
+    plain = Backoff(RemoteWriteRetryConfig(initial_interval_s=0.5, max_interval_s=30, randomization_factor=0))
+    assert [plain.delay(n) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert plain.delay(100_000) == 30  # days of retries: no float overflow
+    jittered = Backoff(
+        RemoteWriteRetryConfig(initial_interval_s=1, max_interval_s=60, randomization_factor=0.5)
+    )
+    delays = {jittered.delay(2) for _ in range(200)}
+    assert min(delays) >= 2 and max(delays) <= 6 and len(delays) > 100
+    assert plain.retry_after("7") == 7
+    assert plain.retry_after("100000") == 300  # capped at max_retry_after_s
+    assert plain.retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0) == 10
+    assert plain.retry_after("soon") is None and plain.retry_after(None) is None

@@ -42,6 +42,7 @@ from llmpulse.spanmetrics import SeriesSnapshot, SpanMetrics
 
 log = logging.getLogger("llmpulse.remotewrite")
 TransportFactory = Callable[[RemoteWriteTargetConfig], Transport]
+_GAVE_UP = Response(0, {}, "")
 
 
 def default_transport(target: RemoteWriteTargetConfig) -> Transport:
@@ -101,13 +102,14 @@ class TargetWriter:
         self._queue_samples.set(self.queue.samples)
         self._queue_bytes.set(self.queue.bytes)
 
-    def drop(self, seg: Segment, reason: str) -> None:
+    def drop(self, seg: Segment, reason: str, samples: int | None = None) -> None:
         self._progress.pop(seg.seq, None)
-        self._dropped.labels(target=self.name, reason=reason).inc(seg.samples)
+        samples = seg.samples if samples is None else samples
+        self._dropped.labels(target=self.name, reason=reason).inc(samples)
         log.warning(
             "remote write to %s: %d queued samples from %s dropped (%s)",
             self.name,
-            seg.samples,
+            samples,
             time.strftime("%H:%M:%S", time.localtime(seg.ts_ms / 1000)),
             reason,
         )
@@ -144,8 +146,7 @@ class TargetWriter:
         """Send one segment; False when the deadline stopped it (it stays queued)."""
         self.sending = seg
         try:
-            now_ms = int(self._wall() * 1000)
-            if now_ms - seg.ts_ms > self.config.max_sample_age_s * 1000:
+            if self._too_old(seg):
                 if seg.kind == "snap":
                     self.queue.remove(seg)
                     self.drop(seg, "too_old")
@@ -162,10 +163,15 @@ class TargetWriter:
             for i in range(0, len(bounds), per_request):
                 start, end = bounds[i][0], bounds[min(i + per_request, len(bounds)) - 1][1]
                 samples = (min(i + per_request, len(bounds)) - i) * per_record
-                response = await self._post(data[start:end], samples, deadline)
+                give_up = (lambda: self._too_old(seg)) if seg.kind == "snap" else None
+                response = await self._post(data[start:end], samples, deadline, give_up)
                 if response is None:
                     self._progress[seg.seq] = start
                     return False
+                if response is _GAVE_UP:  # aged out while the receiver was away: newer totals follow
+                    self.queue.remove(seg)
+                    self.drop(seg, "too_old", (len(bounds) - i) * per_record)
+                    return True
                 if 200 <= response.status < 300:
                     self._sent.inc(samples)
                     self._highest_ms = max(self._highest_ms, seg.ts_ms + per_record - 1)
@@ -186,6 +192,9 @@ class TargetWriter:
         finally:
             self.sending = None
             self.update_gauges()
+
+    def _too_old(self, seg: Segment) -> bool:
+        return self._wall() * 1000 - seg.ts_ms > self.config.max_sample_age_s * 1000
 
     def _restamp(self, seg: Segment, offset: int) -> Segment:
         data = seg.read()[offset:]
@@ -211,8 +220,11 @@ class TargetWriter:
             response.text.strip()[:4096],
         )
 
-    async def _post(self, body: bytes, samples: int, deadline: float | None) -> Response | None:
-        """POST until the receiver answers other than 5xx/429; None if ``deadline`` comes first."""
+    async def _post(
+        self, body: bytes, samples: int, deadline: float | None, give_up: Callable[[], bool] | None = None
+    ) -> Response | None:
+        """POST until the receiver answers other than 5xx/429; None if ``deadline`` comes first,
+        ``_GAVE_UP`` if ``give_up()`` says the batch is no longer worth sending."""
         payload = compress(body)
         attempt = 0
         while True:
@@ -253,6 +265,8 @@ class TargetWriter:
             if deadline is not None and time.monotonic() + wait >= deadline:
                 return None
             await asyncio.sleep(wait)
+            if give_up is not None and give_up():
+                return _GAVE_UP
             self._retried.inc(samples)
 
 

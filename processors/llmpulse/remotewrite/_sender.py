@@ -145,7 +145,8 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         c = self.config
-        base = min(c.initial_interval_s * c.multiplier**attempt, c.max_interval_s)
+        # capped exponent: after days of outage multiplier**attempt would overflow a float
+        base = min(c.initial_interval_s * c.multiplier ** min(attempt, 64), c.max_interval_s)
         spread = base * c.randomization_factor
         return max(0.0, min(base + self._rng.uniform(-spread, spread), c.max_interval_s))
 
