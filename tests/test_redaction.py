@@ -98,3 +98,35 @@ def test_truncate_keeps_a_prefix_and_keep_keeps_content_but_never_credentials(tm
     assert {k: attrs[k] for k in CONTENT} == CONTENT
     assert ("gen_ai.user.message", {"content": "hello"}) in events
     assert attrs["http.request.header.authorization"] == "[REDACTED]"
+
+
+def test_raw_provider_copies_and_agent_conversations_are_dropped(tmp_path: Path) -> None:
+    """LiteLLM's raw_gen_ai_request child copies the provider request as llm.<provider>.<param>;
+    Pydantic AI agent spans carry the whole conversation. Neither may leave llmpulse."""
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    raw = scope.spans.add()
+    raw.trace_id, raw.span_id, raw.name = b"\x03" * 16, b"\x04" * 8, "raw_gen_ai_request"
+    agent = scope.spans.add()
+    agent.trace_id, agent.span_id, agent.name = b"\x03" * 16, b"\x05" * 8, "agent run"
+    for span, attrs in (
+        (
+            raw,
+            {
+                "llm.openai.messages": "[secret prompt]",
+                "llm.openai.response": "{...}",
+                "llm.openai.model": "gpt-4o",
+            },
+        ),
+        (agent, {"pydantic_ai.all_messages": "[conversation]", "final_result": "answer", "agent_name": "a"}),
+    ):
+        for key, value in attrs.items():
+            kv = span.attributes.add()
+            kv.key, kv.value.string_value = key, value
+    capture = CaptureExporter()
+    with running_gateway(gateway_config(tmp_path), capture) as gw:
+        with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
+            channel.unary_unary(TRACES)(request.SerializeToString(), timeout=10)
+    exported = {s.name: {kv.key: kv.value for kv in s.attributes} for s in capture.spans()}
+    assert set(exported["raw_gen_ai_request"]) == {"llm.openai.model", "llmpulse.content.redacted"}
+    assert set(exported["agent run"]) == {"agent_name", "llmpulse.content.redacted"}

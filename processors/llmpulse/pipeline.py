@@ -190,7 +190,9 @@ class Pipeline:
                         except KeyError:
                             flags |= self._flags(key)
                     if scope_dialect is None and not flags & _LLM:
-                        if flags & _CREDENTIAL:
+                        if flags & _CONTENT:  # e.g. an agent span carrying the conversation
+                            self._redact_span(span)
+                        elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
                     to_redact.append(span)

@@ -88,7 +88,8 @@ class PriceTable:
                 if price is not None:
                     break
         if price is None:
-            if call.reported_cost_usd is not None:
+            # a library's own 0 for a model it could not price either is not a price
+            if call.reported_cost_usd:
                 call.cost_usd = call.reported_cost_usd
                 call.price_version = f"reported:{call.dialect}"
             return

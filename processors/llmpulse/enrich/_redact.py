@@ -51,6 +51,13 @@ CONTENT_KEYS = frozenset(
         "llm.prompt_template.variables",
         "question",
         "answer",
+        "pydantic_ai.all_messages",
+        "all_messages_events",
+        "final_result",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "tool_arguments",
+        "tool_response",
     }
 )
 CONTENT_PREFIXES = (
@@ -89,9 +96,17 @@ _CREDENTIAL_VALUE = re.compile(r"(Bearer\s+[A-Za-z0-9._~+/=-]{8,}|\bsk-[A-Za-z0-
 _NOT_CREDENTIAL = re.compile(r"(_hash|\.hash|_tokens|\.count)$")
 
 
+#: LiteLLM's ``raw_gen_ai_request`` copies the raw provider request/response as
+#: ``llm.<provider>.<param>``; usage and cost keys of other dialects share the ``llm.`` prefix.
+_RAW_PROVIDER_CONTENT = re.compile(
+    r"^llm\.(?!token_count\.|cost\.|usage\.|request\.|response\.)[a-z0-9_]+\."
+    r"(messages|choices|system|contents?|instructions|prompt|input|response|output)$"
+)
+
+
 @functools.lru_cache(maxsize=8192)
 def is_content_key(key: str) -> bool:
-    return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES)
+    return key in CONTENT_KEYS or key.startswith(CONTENT_PREFIXES) or bool(_RAW_PROVIDER_CONTENT.match(key))
 
 
 @functools.lru_cache(maxsize=8192)
