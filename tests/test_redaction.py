@@ -124,9 +124,11 @@ def test_raw_provider_copies_and_agent_conversations_are_dropped(tmp_path: Path)
             kv = span.attributes.add()
             kv.key, kv.value.string_value = key, value
     capture = CaptureExporter()
-    with running_gateway(gateway_config(tmp_path), capture) as gw:
-        with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
-            channel.unary_unary(TRACES)(request.SerializeToString(), timeout=10)
+    with (
+        running_gateway(gateway_config(tmp_path), capture) as gw,
+        grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel,
+    ):
+        channel.unary_unary(TRACES)(request.SerializeToString(), timeout=10)
     exported = {s.name: {kv.key: kv.value for kv in s.attributes} for s in capture.spans()}
     assert set(exported["raw_gen_ai_request"]) == {"llm.openai.model", "llmpulse.content.redacted"}
     assert set(exported["agent run"]) == {"agent_name", "llmpulse.content.redacted"}
