@@ -4,6 +4,7 @@ exporter harness around a real ``SpanMetrics`` aggregate."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,15 +56,16 @@ class Receiver:
             return web.Response(status=status, headers=headers, text=text)
         return web.Response(status=204)
 
-    async def start(self) -> Receiver:
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> Receiver:
         app = web.Application()
         app.router.add_post("/api/v1/write", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}/api/v1/write"
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}/api/v1/write"
         return self
 
     async def stop(self) -> None:
