@@ -186,3 +186,27 @@ def test_two_replicas_write_at_once_without_collisions(
     assert float(merged["value"][1]) == expected.input
     assert "llmpulse_instance" not in merged["metric"]
     _no_rejections(prom)
+
+
+def test_idle_series_end_with_a_stale_marker_after_their_final_value(
+    tmp_path: Path, prom: Prometheus, processes: list[LLMPulse], clients: list[LLMClient]
+) -> None:
+    lp = LLMPulse(tmp_path / "lp", prom.remote_write_url, {"metrics": {"series_idle_timeout_s": 3}})
+    processes.append(lp.start())
+    client = LLMClient(lp.grpc)
+    clients.append(client)
+    expected = client.run(10)
+    tokens = f'gen_ai_client_tokens_total{{{SELECTOR}, gen_ai_token_type="input"}}'
+    wait_until(lambda: prom.query_value(f"last_over_time({tokens}[5m])") == expected.input, 15, what="totals")
+    # idle for 3 s: the series expires and Prometheus sees it end (instant queries drop it) ...
+    wait_until(lambda: prom.query(tokens) == [], timeout=20, what="the stale marker")
+    # ... right after its last value, which is the exact total
+    assert prom.query_value(f"last_over_time({tokens}[5m])") == expected.input
+    assert (
+        prom.query_value(
+            f"sum(last_over_time(gen_ai_client_operation_duration_seconds_count{{{SELECTOR}}}[5m]))"
+        )
+        == 10
+    )
+    assert (lp.scrape("llmpulse_expired_series_total", {"metric": "gen_ai_client_tokens_total"}) or 0) >= 3
+    _no_rejections(prom)

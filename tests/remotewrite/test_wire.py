@@ -175,3 +175,28 @@ def test_config_rules_and_secrets_stay_out_of_repr() -> None:
     assert [t.display_name() for t in config.remote_write.targets] == ["p", "q"]
     flags = validate({"remote_write": {"targets": [{"url": "http://127.0.0.1:9090/api/v1/write"}]}})
     assert flags.remote_write.targets[0].display_name() == "127.0.0.1:9090"
+
+
+def test_requests_hold_at_most_max_samples_per_request(tmp_path: Path) -> None:
+    async def run() -> tuple[Receiver, int]:
+        receiver = await Receiver().start()
+        h = Harness(tmp_path / "data", receiver.url, {"max_samples_per_request": 10})
+        h.record(tokens=3)
+        h.record(model="o3", tokens=8)
+        encoded = h.exporter._encode(1_800_000_000_000)
+        await h.exporter.start()
+        await h.exporter.enqueue_snapshot()
+        await receiver.wait_for(-(-encoded.samples // 10))
+        h.clock.now += 120
+        h.exporter.expired(h.spanmetrics.expire())  # finals: 2 samples per series
+        await h.exporter.stop()
+        await receiver.stop()
+        return receiver, encoded.samples
+
+    receiver, samples = asyncio.run(run())
+    sizes = [sum(len(ts.samples) for ts in r.request.timeseries) for r in receiver.received]
+    assert max(sizes) <= 10 and min(sizes) >= 1
+    first_snapshot = sizes[: -(-samples // 10)]
+    assert sum(first_snapshot) == samples
+    finals = [r for r in receiver.received if any(len(ts.samples) == 2 for ts in r.request.timeseries)]
+    assert finals and all(len(r.request.timeseries) <= 5 for r in finals)
