@@ -175,6 +175,8 @@ def test_config_rules_and_secrets_stay_out_of_repr() -> None:
     assert [t.display_name() for t in config.remote_write.targets] == ["p", "q"]
     flags = validate({"remote_write": {"targets": [{"url": "http://127.0.0.1:9090/api/v1/write"}]}})
     assert flags.remote_write.targets[0].display_name() == "127.0.0.1:9090"
+    inline = validate({"remote_write": {"targets": [{"url": "https://bob:hunter2@mimir:443/api/v1/push"}]}})
+    assert inline.remote_write.targets[0].display_name() == "mimir:443"  # the target label: no password
 
 
 def test_requests_hold_at_most_max_samples_per_request(tmp_path: Path) -> None:

@@ -270,8 +270,8 @@ class RemoteWriteTargetConfig(_Strict):
         return self
 
     def display_name(self) -> str:
-        """The ``target`` label: ``name``, else the URL's host:port."""
-        return self.name or re.sub(r"^https?://([^/]+).*$", r"\1", self.url)
+        """The ``target`` label: ``name``, else the URL's host:port (never its user:password@)."""
+        return self.name or re.sub(r"^https?://(?:[^@/]*@)?([^/]+).*$", r"\1", self.url)
 
 
 class RemoteWriteRetryConfig(_Strict):
