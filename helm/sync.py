@@ -51,8 +51,10 @@ def is_collector_config(path: Path) -> bool:
         document = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
         return False
-    return isinstance(document, dict) and "dist" not in document and bool(
-        {"receivers", "exporters", "service"} & set(document)
+    return (
+        isinstance(document, dict)
+        and "dist" not in document
+        and bool({"receivers", "exporters", "service"} & set(document))
     )
 
 

@@ -34,7 +34,9 @@ class Rendered:
 
     def one(self, kind: str, name: str | None = None) -> dict[str, Any]:
         found = [o for o in self.of(kind) if name is None or o["metadata"]["name"] == name]
-        assert len(found) == 1, f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+        assert len(found) == 1, (
+            f"expected one {kind} {name or ''}, found {[o['metadata']['name'] for o in found]}"
+        )
         return found[0]
 
     def config(self, name: str = f"{RELEASE}-llmpulse") -> dict[str, Any]:

@@ -76,7 +76,9 @@ def test_every_object_is_valid_for_kubernetes_1_29_to_1_33(name: str, rendered: 
             try:
                 kubernetes_validate.validate(obj, kube, strict=True)
             except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{kube} {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+                pytest.fail(
+                    f"{kube} {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}"
+                )
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
@@ -126,7 +128,9 @@ def test_default_llmpulse_pod_is_hardened_and_probed(rendered: dict[str, Rendere
     assert main["resources"]["limits"]["memory"] == "1Gi"
     spread = pod["topologySpreadConstraints"]
     assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
-    assert all(c["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"] for c in spread)
+    assert all(
+        c["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"] for c in spread
+    )
     service = rendered["default"].one("Service", FULL)
     assert {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
         "otlp-grpc": (4317, "otlp-grpc"),
@@ -137,7 +141,9 @@ def test_default_llmpulse_pod_is_hardened_and_probed(rendered: dict[str, Rendere
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
-def test_the_config_is_one_llmpulse_accepts_and_fits_the_pod(name: str, rendered: dict[str, Rendered]) -> None:
+def test_the_config_is_one_llmpulse_accepts_and_fits_the_pod(
+    name: str, rendered: dict[str, Rendered]
+) -> None:
     out = rendered[name]
     config = validate(out.config())  # the real config model: unknown keys or bad values raise
     assert config.receivers.grpc.endpoint == "0.0.0.0:4317"
@@ -163,11 +169,21 @@ def test_the_config_is_one_llmpulse_accepts_and_fits_the_pod(name: str, rendered
 
 def test_config_values_are_passed_through_and_roll_the_pods() -> None:
     base = render({})
-    tuned = render({"config": {"metrics": {"cardinality_limit": 20000}, "remote_write": {"targets": [
-        {"url": "http://prometheus-operated.monitoring:9090/api/v1/write"}]}}})
+    tuned = render(
+        {
+            "config": {
+                "metrics": {"cardinality_limit": 20000},
+                "remote_write": {
+                    "targets": [{"url": "http://prometheus-operated.monitoring:9090/api/v1/write"}]
+                },
+            }
+        }
+    )
     config = validate(tuned.config())
     assert config.metrics.cardinality_limit == 20000
-    assert [t.url for t in config.remote_write.targets] == ["http://prometheus-operated.monitoring:9090/api/v1/write"]
+    assert [t.url for t in config.remote_write.targets] == [
+        "http://prometheus-operated.monitoring:9090/api/v1/write"
+    ]
     assert config.metrics.endpoint == "0.0.0.0:9464"  # the chart's own keys still win
 
     def checksum(r: Rendered) -> str:
@@ -178,8 +194,10 @@ def test_config_values_are_passed_through_and_roll_the_pods() -> None:
 
 
 def test_rbac_is_exactly_what_the_pod_watch_needs(rendered: dict[str, Rendered]) -> None:
-    rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-             {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]}]
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["get", "list", "watch"]},
+    ]
     default = rendered["default"]
     role = default.one("ClusterRole", f"{NAMESPACE}-{FULL}")
     assert role["rules"] == rules
@@ -190,7 +208,9 @@ def test_rbac_is_exactly_what_the_pod_watch_needs(rendered: dict[str, Rendered])
     sts = rendered["statefulset"]
     assert sts.of("ClusterRole") == []
     assert sorted((r["metadata"]["namespace"], r["rules"] == rules) for r in sts.of("Role")) == [
-        ("search", True), ("shop", True)]
+        ("search", True),
+        ("shop", True),
+    ]
     assert sorted(b["metadata"]["namespace"] for b in sts.of("RoleBinding")) == ["search", "shop"]
     assert validate(sts.config()).kubernetes.namespaces == ["shop", "search"]
     minimal = rendered["minimal"]
@@ -201,7 +221,11 @@ def test_rbac_is_exactly_what_the_pod_watch_needs(rendered: dict[str, Rendered])
 
 def test_minimal_renders_llmpulse_alone(rendered: dict[str, Rendered]) -> None:
     assert sorted((o["kind"], o["metadata"]["name"]) for o in rendered["minimal"].objects) == [
-        ("ConfigMap", FULL), ("Deployment", FULL), ("Service", FULL), ("Service", f"{FULL}-headless")]
+        ("ConfigMap", FULL),
+        ("Deployment", FULL),
+        ("Service", FULL),
+        ("Service", f"{FULL}-headless"),
+    ]
     assert validate(rendered["minimal"].config()).forward.targets == []
 
 
@@ -211,7 +235,9 @@ def test_ha_values_scale_protect_and_authenticate(rendered: dict[str, Rendered])
     hpa = ha.one("HorizontalPodAutoscaler", FULL)["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"], hpa["scaleTargetRef"]["kind"]) == (3, 12, "Deployment")
     assert {m["resource"]["name"]: m["resource"]["target"]["averageUtilization"] for m in hpa["metrics"]} == {
-        "cpu": 60, "memory": 75}
+        "cpu": 60,
+        "memory": 75,
+    }
     assert ha.one("PodDisruptionBudget", FULL)["spec"]["minAvailable"] == 2
     secret = ha.one("Secret", f"{FULL}-auth")["stringData"]
     assert secret["tokens"].split() == ["app-token-0123456789abcdef", "agent-token-0123456789abcdef"]
@@ -257,15 +283,19 @@ def test_every_env_var_a_collector_config_needs_is_set(name: str, rendered: dict
         assert needed <= set(env_of(pod["containers"][0])), (workload["metadata"]["name"], needed)
 
 
-def test_default_collector_starts_with_debug_until_destinations_are_set(rendered: dict[str, Rendered]) -> None:
+def test_default_collector_starts_with_debug_until_destinations_are_set(
+    rendered: dict[str, Rendered],
+) -> None:
     config = yaml.safe_load(rendered["default"].one("ConfigMap", f"{FULL}-collector")["data"]["config.yaml"])
     assert set(config["exporters"]) == {"debug"}
     assert {p["exporters"][0] for p in config["service"]["pipelines"].values()} == {"debug"}
     assert set(config["receivers"]) == {"otlp"}
     assert config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] == "${env:MY_POD_IP}:4317"
     assert "health_check" in config["service"]["extensions"]
-    assert "[WARNING] Collector pipelines logs, metrics, traces, traces/alerts have no configured destination" in (
-        rendered["default"].notes)
+    assert (
+        "[WARNING] Collector pipelines logs, metrics, traces, traces/alerts have no configured destination"
+        in (rendered["default"].notes)
+    )
     gateway = yaml.safe_load((ROOT / "collector-config" / "gateway.yaml").read_text())
     assert config["processors"] == gateway["processors"]  # the source's processors, untouched
 
@@ -281,7 +311,9 @@ def test_configured_destinations_are_kept_and_overlays_merge(rendered: dict[str,
     assert "otlphttp/metrics" not in config["exporters"]
     collector = container(ha.one("Deployment", f"{FULL}-collector")["spec"]["template"]["spec"], "otelcol")
     env = env_of(collector)
-    assert env["LOKI_ENDPOINT"] == "http://loki.observability:3100/otlp" and "METRICS_OTLP_ENDPOINT" not in env
+    assert (
+        env["LOKI_ENDPOINT"] == "http://loki.observability:3100/otlp" and "METRICS_OTLP_ENDPOINT" not in env
+    )
     assert env["GOMEMLIMIT"] == "409MiB"
     assert collector["image"] == "ghcr.io/llmpulse/otelcol-llmpulse:0.135.0"
     mounts = {m["mountPath"] for m in collector["volumeMounts"]}
@@ -322,7 +354,9 @@ def test_prometheus_rule_holds_every_synced_rule(rendered: dict[str, Rendered]) 
 
 
 def test_dashboards_are_configmaps_for_the_grafana_sidecar(rendered: dict[str, Rendered]) -> None:
-    maps = [m for m in rendered["default"].of("ConfigMap") if m["metadata"]["labels"].get("grafana_dashboard")]
+    maps = [
+        m for m in rendered["default"].of("ConfigMap") if m["metadata"]["labels"].get("grafana_dashboard")
+    ]
     sources = sorted((CHART / "files" / "dashboards").glob("*.json"))
     assert len(maps) == len(sources) >= 1
     by_key = {key: value for m in maps for key, value in m["data"].items()}
@@ -381,7 +415,9 @@ def test_warnings_name_risky_combinations(rendered: dict[str, Rendered]) -> None
 
 
 def test_traffic_distribution_is_rendered_valid_for_1_31_and_later() -> None:
-    service = render({"service": {"type": "ClusterIP", "trafficDistribution": "PreferClose"}}).one("Service", FULL)
+    service = render({"service": {"type": "ClusterIP", "trafficDistribution": "PreferClose"}}).one(
+        "Service", FULL
+    )
     assert service["spec"]["trafficDistribution"] == "PreferClose"
     for kube in ("1.31.0", "1.33.0"):
         kubernetes_validate.validate(service, kube, strict=True)

@@ -32,8 +32,14 @@ def test_ci_values_pass(name: str) -> None:
             {"config": {"receivers": {"grpc": {"endpointt": "0.0.0.0:4317"}}}},
             "at '/config/receivers/grpc': additional properties 'endpointt' not allowed",
         ),
-        ({"config": {"kubernetes": {"enabled": "sometimes"}}}, "at '/config/kubernetes/enabled': 'anyOf' failed"),
-        ({"config": {"metrics": {"cardinality_limit": 5}}}, "at '/config/metrics/cardinality_limit': minimum: got 5"),
+        (
+            {"config": {"kubernetes": {"enabled": "sometimes"}}},
+            "at '/config/kubernetes/enabled': 'anyOf' failed",
+        ),
+        (
+            {"config": {"metrics": {"cardinality_limit": 5}}},
+            "at '/config/metrics/cardinality_limit': minimum: got 5",
+        ),
         ({"auth": {"tokens": ["short"]}}, "at '/auth/tokens/0': minLength: got 5, want 16"),
         (
             {"collector": {"configFiles": ["../../etc/passwd"]}},
@@ -41,7 +47,10 @@ def test_ci_values_pass(name: str) -> None:
         ),
         ({"image": {"digest": "latest"}}, "at '/image/digest': 'latest' does not match pattern"),
         ({"persistence": {"size": "ten gigs"}}, "at '/persistence/size': 'ten gigs' does not match pattern"),
-        ({"serviceMonitor": {"interval": "30 s"}}, "at '/serviceMonitor/interval': '30 s' does not match pattern"),
+        (
+            {"serviceMonitor": {"interval": "30 s"}},
+            "at '/serviceMonitor/interval': '30 s' does not match pattern",
+        ),
         ({"agent": {"startAt": "middle"}}, "at '/agent/startAt': value must be one of 'end', 'beginning'"),
         ({"podDisruptionBudget": {"minAvailable": "half"}}, "at '/podDisruptionBudget/minAvailable'"),
     ],
@@ -64,7 +73,9 @@ def _walk(schema: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
 
 def test_every_chart_object_schema_is_closed_and_described() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
-    hand_written = {k: v for k, v in schema.items() if k != "$defs"} | {"resources": schema["$defs"]["resources"]}
+    hand_written = {k: v for k, v in schema.items() if k != "$defs"} | {
+        "resources": schema["$defs"]["resources"]
+    }
     nodes = [(p, n) for p, n in _walk(hand_written) if not p.endswith("topologySpreadConstraints/items")]
     assert len(nodes) > 20
     for path, node in nodes:
@@ -85,7 +96,12 @@ def test_every_values_key_is_in_the_schema_and_commented() -> None:
     checked = 0
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if not stripped or stripped.startswith(("#", "-")) or ":" not in stripped or line.startswith(" " * 6 + "-"):
+        if (
+            not stripped
+            or stripped.startswith(("#", "-"))
+            or ":" not in stripped
+            or line.startswith(" " * 6 + "-")
+        ):
             continue
         indent = len(line) - len(line.lstrip())
         while stack and stack[-1][0] >= indent:
