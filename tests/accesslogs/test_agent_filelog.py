@@ -150,7 +150,7 @@ def test_agent_tails_sidecar_logs_into_exact_metrics(
         (attrs_to_dict(rl.resource.attributes), attrs_to_dict(lr.attributes))
         for signal, request in capture.requests
         if signal == "logs"
-        for rl in request.resource_logs  # type: ignore[attr-defined]
+        for rl in request.resource_logs
         for sl in rl.scope_logs
         for lr in sl.log_records
     ]

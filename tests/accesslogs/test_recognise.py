@@ -103,7 +103,7 @@ def test_higress_ai_log_string_tokens_ms_durations_and_redaction() -> None:
     assert call is not None
     assert (call.dialect, call.provider, call.request_model) == ("higress", "openai", "gpt-4o-mini")
     assert (call.input_tokens, call.output_tokens, call.streaming) == (10, 69, True)
-    assert (call.ttft_s, call.duration_s) == (pytest.approx(0.309), pytest.approx(1.955))
+    assert call.ttft_s == pytest.approx(0.309) and call.duration_s == pytest.approx(1.955)
     body = json.loads(lr.body.string_value)
     ai_log = json.loads(body["ai_log"])
     assert "question" not in ai_log and "answer" not in ai_log  # content dropped by default
@@ -173,7 +173,8 @@ def test_envoy_otel_access_log_text_body_and_string_labels() -> None:
     call = reader.process(record(body, labels))
     assert call is not None
     assert (call.dialect, call.provider, call.operation) == ("envoy_als", "openai", "chat")
-    assert (call.input_tokens, call.output_tokens, call.duration_s) == (1200, 300, pytest.approx(2.31))
+    assert (call.input_tokens, call.output_tokens) == (1200, 300)
+    assert call.duration_s == pytest.approx(2.31)
 
 
 def test_envoy_response_flags_are_error_evidence() -> None:

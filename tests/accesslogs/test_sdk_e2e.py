@@ -159,7 +159,7 @@ def test_sdk_access_logs_become_exact_metrics(
         lr
         for signal, request in capture.requests
         if signal == "logs"
-        for rl in request.resource_logs  # type: ignore[attr-defined]
+        for rl in request.resource_logs
         for sl in rl.scope_logs
         for lr in sl.log_records
     ]

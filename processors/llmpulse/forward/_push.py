@@ -86,9 +86,20 @@ def classify(error: grpc.RpcError) -> PushResult:
 class GrpcPush:
     """Sends serialized export requests to one target over a long-lived channel."""
 
-    def __init__(self, target: ForwardTargetConfig) -> None:
+    def __init__(
+        self, target: ForwardTargetConfig, reconnect_backoff_s: tuple[float, float] = (1.0, 30.0)
+    ) -> None:
         self._target = target
-        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", 4 << 20)]
+        # gRPC's own reconnect backoff grows to 120 s by default: after a collector outage the
+        # channel would refuse calls long after the collector is back. Keep it within our retry.
+        initial_ms, max_ms = (max(1, int(v * 1000)) for v in reconnect_backoff_s)
+        options = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", 4 << 20),
+            ("grpc.initial_reconnect_backoff_ms", initial_ms),
+            ("grpc.min_reconnect_backoff_ms", initial_ms),
+            ("grpc.max_reconnect_backoff_ms", max_ms),
+        ]
         if target.insecure:
             self._channel = grpc.insecure_channel(target.endpoint, options=options)
         else:

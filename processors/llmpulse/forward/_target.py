@@ -74,7 +74,7 @@ class Target:
             segment_bytes=queue.segment_bytes,
             fsync=queue.fsync,
         )
-        self._push: Push = push or GrpcPush(config)
+        self._push: Push = push or GrpcPush(config, (retry.initial_interval_s, retry.max_interval_s))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bytes = selfmetrics.forward_queue_bytes.labels(target=self.name)

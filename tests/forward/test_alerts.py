@@ -1,0 +1,126 @@
+"""``llmpulse.alert`` events: which calls get one, carriers for access-log calls, and a real
+Alertmanager accepting the alerts the collector's alertmanager exporter makes of them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from llmpulse.forward import EVENT_NAME, AlertMarker
+from llmpulse.otlp import attrs_to_dict, set_attributes
+from tests.support.promstack import Alertmanager, http_post, wait_until
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "collector-config"
+
+
+def traces(*calls: dict[str, Any]) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    set_attributes(rs.resource.attributes, {"service.name": "checkout"})
+    scope = rs.scope_spans.add()
+    for i, attributes in enumerate(calls):
+        span = scope.spans.add(trace_id=bytes([1]) * 16, span_id=bytes([i + 1]) * 8, end_time_unix_nano=5)
+        set_attributes(span.attributes, attributes)
+    return request
+
+
+CONTENT_FILTER = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.provider.name": "openai",
+    "llmpulse.error.class": "content_filter",
+    "error.type": "content_filter",
+    "llmpulse.counted": True,
+}
+
+
+def test_only_counted_calls_of_listed_classes_get_an_event_on_a_copy() -> None:
+    marker = AlertMarker(["content_filter", "quota_exceeded"], "critical")
+    request = traces(
+        CONTENT_FILTER,
+        {**CONTENT_FILTER, "llmpulse.error.class": "rate_limit"},  # not listed
+        {**CONTENT_FILTER, "llmpulse.counted": False},  # a duplicate span of a counted call
+        {"http.route": "/health"},
+    )
+    marked = marker.mark_traces(request)
+    assert marked is not request
+    assert all(not span.events for span in request.resource_spans[0].scope_spans[0].spans)  # untouched
+    events = [[e.name for e in span.events] for span in marked.resource_spans[0].scope_spans[0].spans]
+    assert events == [[EVENT_NAME], [], [], []]
+    event = attrs_to_dict(marked.resource_spans[0].scope_spans[0].spans[0].events[0].attributes)
+    assert event["severity"] == "critical" and event["call_id"] == (bytes([1]) * 8).hex()
+    assert marker.mark_traces(marked) is not marked  # copied again, but never a second event:
+    again = marker.mark_traces(marked).resource_spans[0].scope_spans[0].spans[0].events
+    assert [e.name for e in again] == [EVENT_NAME]
+    nothing = traces({**CONTENT_FILTER, "llmpulse.error.class": "auth"})
+    assert marker.mark_traces(nothing) is nothing  # no alert: no copy at all
+
+
+def test_access_log_calls_get_a_carrier_span_in_their_trace() -> None:
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    set_attributes(rl.resource.attributes, {"service.name": "checkout", "k8s.namespace.name": "shop"})
+    scope = rl.scope_logs.add()
+    record = scope.log_records.add(time_unix_nano=1_000, trace_id=bytes([7]) * 16, span_id=bytes([9]) * 8)
+    set_attributes(record.attributes, {**CONTENT_FILTER, "llmpulse.error.class": "quota_exceeded"})
+    plain = scope.log_records.add()
+    set_attributes(plain.attributes, {**CONTENT_FILTER, "llmpulse.error.class": "timeout"})
+    carriers = AlertMarker(["quota_exceeded"], "warning").carriers_for_logs(request)
+    assert carriers is not None
+    (span,) = carriers.resource_spans[0].scope_spans[0].spans
+    assert (span.trace_id, span.parent_span_id, span.start_time_unix_nano) == (
+        bytes([7]) * 16,
+        bytes([9]) * 8,
+        1_000,
+    )
+    assert span.name == "chat gpt-4o-mini" and attrs_to_dict(span.attributes)["llmpulse.synthetic"] is True
+    event = attrs_to_dict(span.events[0].attributes)
+    assert (event["alert_class"], event["service_name"], event["k8s_namespace_name"]) == (
+        "quota_exceeded",
+        "checkout",
+        "shop",
+    )
+    assert AlertMarker([], "warning").carriers_for_logs(request) is None
+
+
+def exporter_payload(span: Any, event: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The alert the alertmanager exporter (contrib v0.135.0, alertmanager_exporter.go) makes of a
+    span event: labels = event_labels + severity + event_name; annotations = every attribute +
+    TraceID/SpanID."""
+    attributes = {k: str(v) for k, v in attrs_to_dict(event.attributes).items()}
+    labels = {k: v for k, v in attributes.items() if k in config["event_labels"]}
+    labels["severity"] = attributes.get(config["severity_attribute"], config["severity"])
+    labels["event_name"] = event.name
+    return {
+        "labels": labels,
+        "annotations": {**attributes, "TraceID": span.trace_id.hex(), "SpanID": span.span_id.hex()},
+        "generatorURL": "http://llmpulse-collector",
+    }
+
+
+def test_real_alertmanager_accepts_and_routes_the_alerts(tmp_path: Path) -> None:
+    config = yaml.safe_load((CONFIG_DIR / "gateway.yaml").read_text())["exporters"]["alertmanager"]
+    span = AlertMarker(["content_filter"], "warning").mark_traces(traces(CONTENT_FILTER)).resource_spans[0]
+    span = span.scope_spans[0].spans[0]
+    payload = [exporter_payload(span, span.events[0], config)]
+    route = {"route": {"receiver": "null", "group_by": ["alert_class"]}, "receivers": [{"name": "null"}]}
+    with Alertmanager.start(tmp_path / "am", config_text=yaml.safe_dump(route)) as am:
+        status, body = http_post(am.url + "/api/v2/alerts", json.dumps(payload).encode())
+        assert status == 200, body
+        alerts = wait_until(lambda: am.alerts() or None, timeout=10)
+    assert alerts is not None
+    (alert,) = alerts
+    assert alert["labels"] == {
+        "alert_class": "content_filter",
+        "gen_ai_request_model": "gpt-4o-mini",
+        "gen_ai_provider_name": "openai",
+        "service_name": "checkout",
+        "severity": "warning",
+        "event_name": "llmpulse.alert",
+    }
+    assert alert["annotations"]["summary"] == "LLM call content_filter on gpt-4o-mini in checkout"

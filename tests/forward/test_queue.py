@@ -1,0 +1,104 @@
+"""The persistent forward queue: order, byte bound, restart, torn tails, and a writer killed -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from llmpulse.forward import DiskQueue
+
+HEADER = 17
+
+
+def drain(queue: DiskQueue) -> list[bytes]:
+    out = []
+    while (entry := queue.peek(timeout=0)) is not None:
+        out.append(entry.payload)
+        queue.ack(entry)
+    return out
+
+
+def test_fifo_across_segments_and_consumed_segments_are_deleted(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20, segment_bytes=64 * 1024)
+    payloads = [bytes([i]) * 20_000 for i in range(10)]
+    for i, payload in enumerate(payloads):
+        queue.put("logs" if i % 2 else "traces", i + 1, payload)
+    assert queue.requests == 10 and queue.size_bytes == 10 * (HEADER + 20_000)
+    assert len(list(tmp_path.glob("*.seg"))) == 4  # 3 records of 20 kB fit a 64 kB segment
+    first = queue.peek(timeout=0)
+    assert first is not None and (first.signal, first.items, first.payload) == ("traces", 1, payloads[0])
+    assert queue.peek(timeout=0) == first  # the head stays until acknowledged
+    assert drain(queue) == payloads
+    assert queue.requests == 0 and queue.size_bytes == 0
+    assert len(list(tmp_path.glob("*.seg"))) == 1  # only the segment being written remains
+    queue.close()
+
+
+def test_byte_bound_but_an_empty_queue_takes_any_request(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=100_000)
+    assert queue.has_room(10_000_000)  # empty: a big request can never deadlock
+    queue.put("traces", 1, b"x" * 60_000)
+    assert queue.has_room(100_000 - 60_000 - HEADER)
+    assert not queue.has_room(100_000 - 60_000 - HEADER + 1)
+    queue.close()
+
+
+def test_restart_resumes_after_the_last_acknowledged_request(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20, segment_bytes=64 * 1024)
+    for i in range(6):
+        queue.put("logs", 1, f"request-{i}".encode() * 2000)
+    for _ in range(4):
+        entry = queue.peek(timeout=0)
+        assert entry is not None
+        queue.ack(entry)
+    queue.close()
+    reopened = DiskQueue(tmp_path, capacity_bytes=1 << 20, segment_bytes=64 * 1024)
+    assert reopened.requests == 2 and reopened.corrupt_records == 0
+    assert [p[:9] for p in drain(reopened)] == [b"request-4", b"request-5"]
+    reopened.put("logs", 1, b"after")
+    assert drain(reopened) == [b"after"]
+    reopened.close()
+
+
+def test_a_torn_tail_is_cut_and_counted(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    queue.put("traces", 2, b"complete")
+    queue.close()
+    segment = next(tmp_path.glob("*.seg"))
+    intact = segment.stat().st_size
+    with segment.open("ab") as handle:  # a crash in the middle of the next record
+        handle.write(b"LPQ1\x00\x10\x00\x00garbage")
+    reopened = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    assert reopened.corrupt_records == 1
+    assert segment.stat().st_size == intact
+    assert drain(reopened) == [b"complete"]
+    reopened.close()
+
+
+def test_requests_put_before_kill_9_are_there_after(tmp_path: Path) -> None:
+    """A put() has returned = the client was told OK; SIGKILL right after must lose nothing."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from llmpulse.forward import DiskQueue
+        queue = DiskQueue(Path({str(tmp_path)!r}), capacity_bytes=1 << 30, segment_bytes=256 * 1024)
+        for i in range(500):
+            queue.put("logs", 1, b"%05d" % i * 100)
+        print("put", flush=True)
+        time.sleep(60)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=dict(os.environ))
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == b"put"
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 30, segment_bytes=256 * 1024)
+    assert queue.corrupt_records == 0
+    assert [p[:5] for p in drain(queue)] == [b"%05d" % i for i in range(500)]
+    queue.close()
