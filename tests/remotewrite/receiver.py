@@ -28,6 +28,7 @@ class Received:
     headers: dict[str, str]
     raw: bytes
     request: Any  # WriteRequest
+    status: int = 204  # what the receiver answered
 
     def series(self) -> dict[tuple[tuple[str, str], ...], list[tuple[float, int]]]:
         return {
@@ -48,12 +49,11 @@ class Receiver:
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         body = bytes(cramjam.snappy.decompress_raw(raw))
-        self.received.append(
-            Received(time.monotonic(), dict(request.headers), raw, parse_write_request(body))
-        )
+        got = Received(time.monotonic(), dict(request.headers), raw, parse_write_request(body))
+        self.received.append(got)
         if self.script:
-            status, headers, text = self.script.pop(0)
-            return web.Response(status=status, headers=headers, text=text)
+            got.status, headers, text = self.script.pop(0)
+            return web.Response(status=got.status, headers=headers, text=text)
         return web.Response(status=204)
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> Receiver:

@@ -5,6 +5,7 @@ receiver wrote them."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from pathlib import Path
 
@@ -195,3 +196,41 @@ def test_backoff_is_capped_jittered_and_survives_an_endless_outage() -> None:
     assert plain.retry_after("100000") == 300  # capped at max_retry_after_s
     assert plain.retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0) == 10
     assert plain.retry_after("soon") is None and plain.retry_after(None) is None
+
+
+def test_a_long_outage_stays_within_the_disk_budget_and_the_newest_totals_arrive(tmp_path: Path) -> None:
+    async def run() -> tuple[Harness, Receiver, int]:
+        receiver = await Receiver(script=[(503, {}, "down")] * 100_000).start()
+        budget = 100_000  # about six snapshots
+        config = {"queue_capacity_mib": budget / (1 << 20), "retry": {"max_interval_s": 0.05}}
+        h = Harness(tmp_path / "data", receiver.url, config)
+        await h.exporter.start()
+        for i in range(40):
+            h.record(tokens=1)
+            await h.exporter.enqueue_snapshot()
+            queued = h.value("llmpulse_remote_write_queue_bytes")
+            assert queued <= budget + 20_000, (i, queued)  # the budget, plus the segment in flight
+        assert h.value("llmpulse_remote_write_queue_capacity_bytes") == budget
+        assert h.value("llmpulse_remote_write_samples_dropped_total", reason="thinned") > 0
+        receiver.script.clear()  # the receiver is back
+        deadline = asyncio.get_running_loop().time() + 10
+        while h.value("llmpulse_remote_write_queue_samples") and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await h.exporter.stop()
+        await receiver.stop()
+        return h, receiver, len(list((tmp_path / "data" / "remote-write" / "test").glob("*.rw")))
+
+    _, receiver, left = asyncio.run(run())
+    assert left == 0
+    accepted = [r for r in receiver.received if r.status == 204]
+    inputs = [
+        v[0][0]
+        for r in accepted
+        for k, v in r.series().items()
+        if dict(k)["__name__"] == "gen_ai_client_tokens_total" and dict(k)["gen_ai_token_type"] == "input"
+    ]
+    assert inputs[-1] == 40  # the newest total reached the receiver
+    assert inputs == sorted(inputs) and len(inputs) < 40  # in order, thinned
+    stamps = [{v[0][1] for v in r.series().values()} for r in accepted]
+    assert all(len(s) == 1 for s in stamps)
+    assert all(a < b for (a,), (b,) in itertools.pairwise(stamps)), stamps  # strictly increasing
