@@ -102,3 +102,18 @@ def test_requests_put_before_kill_9_are_there_after(tmp_path: Path) -> None:
     assert queue.corrupt_records == 0
     assert [p[:5] for p in drain(queue)] == [b"%05d" % i for i in range(500)]
     queue.close()
+
+
+def test_a_torn_cursor_redelivers_from_the_oldest_record_never_loses(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    for i in range(3):
+        queue.put("logs", 1, b"r%d" % i)
+    entry = queue.peek(timeout=0)
+    assert entry is not None
+    queue.ack(entry)
+    queue.close()
+    cursor = tmp_path / "cursor"
+    cursor.write_bytes(cursor.read_bytes()[:7] + b"\xff" * 13)  # a write cut in the middle
+    reopened = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    assert drain(reopened) == [b"r0", b"r1", b"r2"]  # r0 again: at-least-once
+    reopened.close()

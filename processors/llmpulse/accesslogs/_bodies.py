@@ -385,7 +385,7 @@ def _stream(text: str) -> BodyFacts | None:
             continue
         try:
             chunk = json.loads(data)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also integers past the 4300-digit limit
             continue
         if not isinstance(chunk, Mapping):
             continue

@@ -122,12 +122,12 @@ class AccessLogReader:
                     "llmpulse.duplicate_of": found.request_id,
                 },
             )
-            redact_record(record, self._mode, self._truncate)
+            redact_record(record, self._mode, self._truncate, found.view.body)
             return None
         self._prices.price(call)
         write_back(record.attributes, call, None)
         self._self.calls_recognised.labels(dialect=call.dialect).inc()
-        redact_record(record, self._mode, self._truncate)
+        redact_record(record, self._mode, self._truncate, found.view.body)
         return call
 
     def _repeated(self, key: tuple[str, str]) -> bool:

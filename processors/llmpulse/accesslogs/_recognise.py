@@ -28,7 +28,15 @@ from llmpulse.dialects._spec import Source
 from llmpulse.dialects.logs import LOG_DIALECTS, LogDialect
 from llmpulse.dialects.logs._envoy import FAILURE_FLAGS
 from llmpulse.normalise._names import operation_name, provider_name
-from llmpulse.normalise._values import MISSING, as_bool, as_float, as_int, as_str, as_str_list
+from llmpulse.normalise._values import (
+    MISSING,
+    as_bool,
+    as_float,
+    as_int,
+    as_str,
+    as_str_list,
+    parse_structured,
+)
 
 _PARSERS: dict[str, Callable[[Any, float], Any]] = {
     "operation": lambda v, s: as_str(v),
@@ -107,6 +115,13 @@ class LogRecogniser:
             if match is not None:
                 parsed = {k: v for k, v in match.groupdict().items() if v is not None}
                 view.attrs = {**parsed, **view.attrs}
+        if dialect.json_fields:
+            parsed_fields = {
+                key: parse_structured(view.attrs[key])
+                for key in dialect.json_fields
+                if isinstance(view.attrs.get(key), str)
+            }
+            view.attrs = {**view.attrs, **{k: v for k, v in parsed_fields.items() if isinstance(v, dict)}}
         return _build(dialect, view)
 
 

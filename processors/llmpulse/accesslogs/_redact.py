@@ -49,8 +49,24 @@ _BODY_PARENTS = frozenset({"request", "response"})
 _NESTED_JSON = frozenset({"ai_log", "input_token_details", "output_token_details"})
 
 
-def _is_content(key: str, parent: str | None) -> bool:
-    return key in LOG_CONTENT_KEYS or is_content_key(key) or (key == "body" and parent in _BODY_PARENTS)
+_CREDENTIAL, _CONTENT, _PLAIN = 1, 2, 0
+_KINDS: dict[str, int] = {}
+
+
+def _kind(key: str) -> int:
+    """Credential, content or plain (cached: access logs repeat the same few dozen keys)."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        if is_credential_key(key):
+            kind = _CREDENTIAL
+        elif key in LOG_CONTENT_KEYS or is_content_key(key):
+            kind = _CONTENT
+        else:
+            kind = _PLAIN
+        if len(_KINDS) > 10_000:
+            _KINDS.clear()
+        _KINDS[key] = kind
+    return kind
 
 
 def scrub(value: Any, mode: ContentMode, truncate_chars: int, parent: str | None = None) -> tuple[Any, int]:
@@ -59,10 +75,11 @@ def scrub(value: Any, mode: ContentMode, truncate_chars: int, parent: str | None
         out: dict[str, Any] = {}
         changed = 0
         for key, item in value.items():
-            if is_credential_key(key) and item is not None:
+            kind = _kind(key)
+            if kind == _CREDENTIAL and item is not None:
                 out[key] = REDACTED
                 changed += 1
-            elif mode != "keep" and _is_content(key, parent):
+            elif mode != "keep" and (kind == _CONTENT or (key == "body" and parent in _BODY_PARENTS)):
                 changed += 1
                 if mode == "truncate":
                     out[key] = _truncated(item, truncate_chars)
@@ -74,9 +91,11 @@ def scrub(value: Any, mode: ContentMode, truncate_chars: int, parent: str | None
                 cleaned, n = scrub(parsed, mode, truncate_chars, key)
                 out[key] = json.dumps(cleaned, ensure_ascii=False, separators=(",", ":")) if n else item
                 changed += n
-            else:
+            elif isinstance(item, (dict, list)):
                 out[key], n = scrub(item, mode, truncate_chars, key)
                 changed += n
+            else:
+                out[key] = item
         return out, changed
     if isinstance(value, list):
         items = []
@@ -94,17 +113,22 @@ def _truncated(value: Any, limit: int) -> Any:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def redact_record(record: LogRecord, mode: ContentMode, truncate_chars: int) -> int:
-    """Redact the record's structured body and structured/JSON attributes in place."""
+def redact_record(
+    record: LogRecord, mode: ContentMode, truncate_chars: int, parsed_body: dict[str, Any] | None = None
+) -> int:
+    """Redact the record's structured body and structured/JSON attributes in place
+    (``parsed_body``: the body as the view already parsed it, to spare parsing it again)."""
     changed = 0
     kind = record.body.WhichOneof("value")
     if kind == "kvlist_value":
-        cleaned, n = scrub(to_py(record.body), mode, truncate_chars)
+        cleaned, n = scrub(
+            parsed_body if parsed_body is not None else to_py(record.body), mode, truncate_chars
+        )
         if n:
             _set_value(record.body, cleaned)
             changed += n
     elif kind == "string_value":
-        parsed = json_object(record.body.string_value)
+        parsed = parsed_body if parsed_body is not None else json_object(record.body.string_value)
         if parsed is not None:
             cleaned, n = scrub(parsed, mode, truncate_chars)
             if n:

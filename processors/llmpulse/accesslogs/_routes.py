@@ -91,7 +91,11 @@ class RouteFacts:
 def route_of(path: str) -> RouteFacts:
     """Operation (and provider/model/streaming when the path says) of a request path or URL."""
     if "://" in path:
-        path = urlsplit(path).path
+        try:
+            path = urlsplit(path).path
+        except ValueError:  # an unclosed IPv6 bracket in the authority: the path follows it
+            rest = path.split("://", 1)[1]
+            path = "/" + rest.partition("/")[2] if "/" in rest else ""
     path, _, query = path.partition("?")
     path = path.rstrip("/")
     for route in ROUTES:
@@ -112,7 +116,10 @@ def host_of(value: str) -> str | None:
     if "|" in text:
         text = text.rsplit("|", 1)[-1]
     if "://" in text:
-        text = urlsplit(text).hostname or ""
+        try:
+            text = urlsplit(text).hostname or ""
+        except ValueError:  # an unclosed IPv6 bracket: no host to read
+            text = ""
     if text.startswith("["):
         text = text.split("]", 1)[0] + "]"
     elif text.count(":") == 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
@@ -33,8 +33,8 @@ class LogView:
     text: str | None = None
     name: str = ""
     start_ns: int = 0
-    #: where each body-derived key came from, so redaction can rewrite the body
-    body_keys: frozenset[str] = field(default_factory=frozenset)
+    #: the body as parsed (map or JSON object), so redaction need not parse it again
+    body: dict[str, Any] | None = None
 
     def event_offset_s(self, names: frozenset[str]) -> float | None:
         return None
@@ -79,11 +79,7 @@ def body_map(record: LogRecord) -> tuple[dict[str, Any] | None, str | None]:
 def view_of(record: LogRecord, scope: str, attributes: Mapping[str, Any] | None = None) -> LogView:
     attrs = dict(attributes) if attributes is not None else attrs_to_dict(record.attributes)
     fields_, text = body_map(record)
-    merged: dict[str, Any] = {}
-    body_keys: frozenset[str] = frozenset()
-    if fields_:
-        merged.update(fields_)
-        body_keys = frozenset(fields_)
+    merged: dict[str, Any] = dict(fields_) if fields_ else {}
     merged.update(attrs)
     return LogView(
         record=record,
@@ -91,5 +87,5 @@ def view_of(record: LogRecord, scope: str, attributes: Mapping[str, Any] | None 
         scope=scope,
         text=text,
         start_ns=record.time_unix_nano or record.observed_time_unix_nano,
-        body_keys=body_keys,
+        body=fields_,
     )

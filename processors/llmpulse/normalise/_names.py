@@ -82,6 +82,9 @@ def operation_name(raw: str, extra: dict[str, str] | None = None) -> str:
 def host_of(address: str) -> str:
     """``https://api.openai.com/v1/`` → ``api.openai.com`` (OpenLLMetry sends the base URL)."""
     if "://" in address:
-        host = urlsplit(address).hostname
+        try:
+            host = urlsplit(address).hostname
+        except ValueError:  # "http://[::1" (an unclosed IPv6 bracket) is not a URL: keep it as sent
+            return address
         return host or address
     return address

@@ -136,7 +136,9 @@ class Recogniser:
             return None
         if dialect.call_marker is not None:
             key, accepted = dialect.call_marker
-            if key in view.attrs and view.attrs[key] not in accepted:
+            marker = view.attrs.get(key)
+            # not a string (an array or a map is not even hashable): not one of the accepted kinds
+            if key in view.attrs and (not isinstance(marker, str) or marker not in accepted):
                 return None
         values, implied_streaming = _read_fields(dialect, view)
         call = _build_call(dialect, view, values, implied_streaming)

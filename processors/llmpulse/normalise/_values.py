@@ -118,7 +118,7 @@ def parse_structured(value: Any) -> Any:
         return None
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also integers past the 4300-digit limit
         pass
     try:
         return ast.literal_eval(text)

@@ -84,7 +84,8 @@ def set_attributes(
         current = attributes[pos]
         if keep_original:
             old = to_py(current.value)
-            if old != value and not (isinstance(old, list) and list(old) == list(value)):
+            same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
+            if old != value and not same_list:
                 backup = attributes.add()  # type: ignore[attr-defined]
                 backup.key = "llmpulse.original." + key
                 backup.value.CopyFrom(current.value)

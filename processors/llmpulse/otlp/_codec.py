@@ -40,7 +40,17 @@ _ID_FIELDS = {
 
 
 class DecodeError(ValueError):
-    """The request body is not a valid OTLP export request; the message says why."""
+    """The request body is not a valid OTLP export request; the message says why.
+
+    The message goes back to the client (gRPC status, HTTP body) and into logs, and parts of it
+    quote the offending input, so it is cut to ``MAX_MESSAGE`` characters."""
+
+    MAX_MESSAGE = 500
+
+    def __init__(self, message: str) -> None:
+        if len(message) > self.MAX_MESSAGE:
+            message = f"{message[: self.MAX_MESSAGE]}… ({len(message) - self.MAX_MESSAGE} more characters)"
+        super().__init__(message)
 
 
 def new_request(signal: Signal) -> Any:
@@ -92,11 +102,15 @@ def _fix_ids(node: Any, path: str) -> None:
 def decode_json(signal: Signal, data: bytes) -> Any:
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DecodeError(f"body is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError also covers bad UTF-8 and integers past Python's 4300-digit conversion limit
+        raise DecodeError(f"body is not valid JSON: {exc or type(exc).__name__}") from exc
     if not isinstance(document, dict):
         raise DecodeError(f"body must be a JSON object, got {type(document).__name__}")
-    _fix_ids(document, "$")
+    try:
+        _fix_ids(document, "$")
+    except RecursionError as exc:
+        raise DecodeError("body is not a valid OTLP/JSON request: it nests too deeply") from exc
     request = _REQUEST_TYPES[signal]()
     try:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
@@ -135,4 +149,6 @@ def gunzip(data: bytes, limit: int) -> bytes:
         raise DecodeError(f"body is not valid gzip: {exc}") from exc
     if len(out) > limit or decompressor.unconsumed_tail:
         raise DecodeError(f"gzip body inflates past the limit of {limit} bytes")
+    if not decompressor.eof:  # zlib hands back what it has: a cut body would pass as a short one
+        raise DecodeError("gzip body is truncated: the stream ends before its end-of-stream marker")
     return out

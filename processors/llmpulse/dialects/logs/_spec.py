@@ -55,6 +55,8 @@ class LogDialect:
     #: logged provider request / response bodies (JSON, map, or an SSE stream)
     request_bodies: tuple[Source, ...] = ()
     response_bodies: tuple[Source, ...] = ()
+    #: fields holding a JSON string that several sources read (Higress ``ai_log``): parsed once
+    json_fields: tuple[str, ...] = ()
     #: providers whose input-token count in this dialect excludes cache reads/writes
     exclusive_input_providers: frozenset[str] = frozenset()
     operation_aliases: Mapping[str, str] = field(default_factory=dict)

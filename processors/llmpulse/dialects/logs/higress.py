@@ -36,6 +36,7 @@ DIALECT = LogDialect(
         "http_status": envoy.STATUS,
     },
     markers=(_AI,),
+    json_fields=(_AI,),
     paths=(J(_AI, ("request_path",)), *envoy.PATHS),
     hosts=envoy.HOSTS,
     request_ids=envoy.REQUEST_IDS,
