@@ -240,14 +240,21 @@ def assert_totals(prom: Prometheus, expected: Totals, timeout: float = 30) -> No
         raise AssertionError(f"Prometheus has {prom_totals(prom)}, expected {expected}") from None
 
 
-def prometheus_counter(prom: Prometheus, name: str) -> float:
-    """A sample from Prometheus' own /metrics (summed over labels)."""
+def prometheus_counter(prom: Prometheus, name: str, **labels: str) -> float:
+    """A sample from Prometheus' own /metrics, summed over the series matching ``labels``
+    (a value ending in ``*`` matches by prefix)."""
     from prometheus_client.parser import text_string_to_metric_families
+
+    def match(have: dict[str, str]) -> bool:
+        return all(
+            have.get(k, "").startswith(v[:-1]) if v.endswith("*") else have.get(k) == v
+            for k, v in labels.items()
+        )
 
     _, body = http_get(prom.url + "/metrics")
     total = 0.0
     for family in text_string_to_metric_families(body.decode()):
         for s in family.samples:
-            if s.name == name:
+            if s.name == name and match(s.labels):
                 total += s.value
     return total

@@ -34,6 +34,10 @@ def _no_rejections(prom: Prometheus) -> None:
     """Prometheus took every sample: no out-of-order/out-of-bounds, no 4xx/5xx on the write path."""
     assert prometheus_counter(prom, "prometheus_tsdb_out_of_order_samples_total") == 0
     assert prometheus_counter(prom, "prometheus_tsdb_out_of_bound_samples_total") == 0
+    write = "/api/v1/write"
+    assert prometheus_counter(prom, "prometheus_http_requests_total", handler=write, code="2*") > 0
+    for code in ("4*", "5*"):
+        assert prometheus_counter(prom, "prometheus_http_requests_total", handler=write, code=code) == 0
     log = prom.log_path.read_text()
     assert "Out of order sample from remote write" not in log
     assert "Error appending remote write" not in log
