@@ -144,3 +144,30 @@ def test_index_is_bounded_and_counts_what_it_drops() -> None:
     assert len(index) == 2 and len(dropped) == 3
     assert index.lookup_ip("10.0.1.0") is None  # a relist forgets pods that are gone
     assert index.lookup_ip("10.0.2.1")["k8s.pod.name"] == "q1"  # type: ignore[index]
+
+
+def test_a_namespace_relist_leaves_other_namespaces_alone() -> None:
+    """With `kubernetes.namespaces`, each namespace has its own watch and relists on its own."""
+    index = PodIndex()
+    shop = _pod("web", "10.0.5.1")
+    other = _pod("api", "10.0.5.2")
+    other["metadata"]["namespace"] = "search"
+    index.replace_pods([shop], namespace="shop")
+    index.replace_pods([other], namespace="search")
+    index.replace_pods([], namespace="shop")  # every shop pod is gone
+    assert index.lookup_ip("10.0.5.1") is None
+    assert index.lookup_ip("10.0.5.2")["k8s.namespace.name"] == "search"  # type: ignore[index]
+    index.replace_replicasets(
+        [
+            {
+                "metadata": {
+                    "name": "rs",
+                    "namespace": "search",
+                    "ownerReferences": [{"kind": "Deployment", "name": "api", "controller": True}],
+                }
+            }
+        ],
+        namespace="search",
+    )
+    index.replace_replicasets([], namespace="shop")
+    assert index._deployments == {("search", "rs"): "api"}

@@ -7,6 +7,7 @@ kubeconfig). Lookups are dict reads; the watches run on background threads.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -97,7 +98,11 @@ class KubernetesEnricher:
                 (
                     "pods",
                     core.list_pod_for_all_namespaces if namespace is None else core.list_namespaced_pod,
-                    Handlers(self.index.replace_pods, self.index.upsert_pod, self.index.delete_pod),
+                    Handlers(
+                        functools.partial(self.index.replace_pods, namespace=namespace),
+                        self.index.upsert_pod,
+                        self.index.delete_pod,
+                    ),
                 )
             ]
             if config.watch_replicasets:
@@ -108,7 +113,7 @@ class KubernetesEnricher:
                         if namespace is None
                         else apps.list_namespaced_replica_set,
                         Handlers(
-                            self.index.replace_replicasets,
+                            functools.partial(self.index.replace_replicasets, namespace=namespace),
                             self.index.upsert_replicaset,
                             self.index.delete_replicaset,
                         ),

@@ -1,9 +1,9 @@
 """The in-memory pod index: what the watch threads write and the hot path reads.
 
-Writers (one watch thread per resource and namespace) replace or delete whole entries; readers
-(the receivers' event loop) do plain dict reads. Single dict operations are atomic under the
-GIL, and a relist swaps in a freshly built dict, so a reader never sees a half-built entry and
-no lock is taken on the hot path.
+Writers (one watch thread per resource and namespace) take a lock among themselves and replace
+or delete whole entries; readers (the receivers' event loop) do plain dict reads without it.
+Single dict operations are atomic under the GIL, and a relist swaps in a freshly built dict, so
+a reader never sees a half-built entry and no lock is taken on the hot path.
 
 Only the few fields the enrichment needs are kept per pod (not the pod object), and the number
 of pods is bounded by ``max_pods``; pods past the bound are not indexed and are counted.
@@ -12,6 +12,7 @@ of pods is bounded by ``max_pods``; pods past the bound are not indexed and are 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -125,74 +126,90 @@ class PodIndex:
         self._by_uid: dict[str, PodMeta] = {}
         self._by_ip: dict[str, PodMeta] = {}
         self._deployments: dict[RSKey, str | None] = {}
+        # Writers (one watch thread per resource and namespace) take turns; readers never lock.
+        self._write = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._by_uid)
 
     # -- writers (watch threads) -----------------------------------------------------------
     def upsert_pod(self, pod: Mapping[str, Any]) -> None:
-        meta = pod_meta(pod, self.label_keys)
-        if meta is None:
-            return
-        old = self._by_uid.get(meta.uid)
-        if old is None and len(self._by_uid) >= self.max_pods:
-            if self._on_dropped is not None:
-                self._on_dropped()
-            return
-        self._by_uid[meta.uid] = meta
-        if old is not None and old.ip and old.ip != meta.ip:
-            self._unindex_ip(old)
-        if meta.ip:
-            self._by_ip[meta.ip] = meta
+        with self._write:
+            meta = pod_meta(pod, self.label_keys)
+            if meta is None:
+                return
+            old = self._by_uid.get(meta.uid)
+            if old is None and len(self._by_uid) >= self.max_pods:
+                if self._on_dropped is not None:
+                    self._on_dropped()
+                return
+            self._by_uid[meta.uid] = meta
+            if old is not None and old.ip and old.ip != meta.ip:
+                self._unindex_ip(old)
+            if meta.ip:
+                self._by_ip[meta.ip] = meta
 
     def delete_pod(self, pod: Mapping[str, Any]) -> None:
-        uid = (pod.get("metadata") or {}).get("uid")
-        old = self._by_uid.pop(str(uid), None) if uid else None
-        if old is not None:
-            self._unindex_ip(old)
+        with self._write:
+            uid = (pod.get("metadata") or {}).get("uid")
+            old = self._by_uid.pop(str(uid), None) if uid else None
+            if old is not None:
+                self._unindex_ip(old)
 
     def _unindex_ip(self, old: PodMeta) -> None:
         # The IP may already belong to a newer pod (events of two pods can interleave).
         if old.ip and (current := self._by_ip.get(old.ip)) is not None and current.uid == old.uid:
             del self._by_ip[old.ip]
 
-    def replace_pods(self, pods: Iterable[Mapping[str, Any]]) -> None:
-        """A fresh list: whatever is not in it is gone."""
-        by_uid: dict[str, PodMeta] = {}
-        by_ip: dict[str, PodMeta] = {}
-        dropped = 0
-        for pod in pods:
-            meta = pod_meta(pod, self.label_keys)
-            if meta is None:
-                continue
-            if len(by_uid) >= self.max_pods:
-                dropped += 1
-                continue
-            by_uid[meta.uid] = meta
-            if meta.ip:
-                by_ip[meta.ip] = meta
-        self._by_uid, self._by_ip = by_uid, by_ip
-        if self._on_dropped is not None:
-            for _ in range(dropped):
-                self._on_dropped()
+    def replace_pods(self, pods: Iterable[Mapping[str, Any]], namespace: str | None = None) -> None:
+        """A fresh list (of one namespace, or all): whatever is not in it is gone."""
+        with self._write:
+            by_uid: dict[str, PodMeta] = {}
+            by_ip: dict[str, PodMeta] = {}
+            if namespace is not None:  # other namespaces' watches own the rest
+                for kept in list(self._by_uid.values()):
+                    if kept.attributes["k8s.namespace.name"] != namespace:
+                        by_uid[kept.uid] = kept
+                        if kept.ip:
+                            by_ip[kept.ip] = kept
+            dropped = 0
+            for pod in pods:
+                meta = pod_meta(pod, self.label_keys)
+                if meta is None:
+                    continue
+                if len(by_uid) >= self.max_pods:
+                    dropped += 1
+                    continue
+                by_uid[meta.uid] = meta
+                if meta.ip:
+                    by_ip[meta.ip] = meta
+            self._by_uid, self._by_ip = by_uid, by_ip
+            if self._on_dropped is not None:
+                for _ in range(dropped):
+                    self._on_dropped()
 
     def upsert_replicaset(self, rs: Mapping[str, Any]) -> None:
-        entry = replicaset_deployment(rs)
-        if entry is not None:
-            self._deployments[entry[0]] = entry[1]
-
-    def delete_replicaset(self, rs: Mapping[str, Any]) -> None:
-        entry = replicaset_deployment(rs)
-        if entry is not None:
-            self._deployments.pop(entry[0], None)
-
-    def replace_replicasets(self, items: Iterable[Mapping[str, Any]]) -> None:
-        fresh: dict[RSKey, str | None] = {}
-        for rs in items:
+        with self._write:
             entry = replicaset_deployment(rs)
             if entry is not None:
-                fresh[entry[0]] = entry[1]
-        self._deployments = fresh
+                self._deployments[entry[0]] = entry[1]
+
+    def delete_replicaset(self, rs: Mapping[str, Any]) -> None:
+        with self._write:
+            entry = replicaset_deployment(rs)
+            if entry is not None:
+                self._deployments.pop(entry[0], None)
+
+    def replace_replicasets(self, items: Iterable[Mapping[str, Any]], namespace: str | None = None) -> None:
+        with self._write:
+            fresh: dict[RSKey, str | None] = (
+                {} if namespace is None else {k: v for k, v in self._deployments.items() if k[0] != namespace}
+            )
+            for rs in items:
+                entry = replicaset_deployment(rs)
+                if entry is not None:
+                    fresh[entry[0]] = entry[1]
+            self._deployments = fresh
 
     # -- readers (hot path) ----------------------------------------------------------------
     def attributes(self, meta: PodMeta) -> dict[str, str]:
