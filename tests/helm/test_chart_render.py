@@ -421,3 +421,62 @@ def test_traffic_distribution_is_rendered_valid_for_1_31_and_later() -> None:
     assert service["spec"]["trafficDistribution"] == "PreferClose"
     for kube in ("1.31.0", "1.33.0"):
         kubernetes_validate.validate(service, kube, strict=True)
+
+
+def test_the_rendered_agent_config_passes_a_real_collectors_validate(tmp_path: Path) -> None:
+    """`otelcol validate` of what the DaemonSet would run (agent-minimal.yaml, with the token
+    header the chart adds), by the otelcol-contrib build the accesslogs tests run. That build has
+    no health_check extension, so only the chart's probe endpoint is taken out first."""
+    import os
+    import subprocess
+
+    otel_collector = pytest.importorskip("otel_collector")
+    binary = Path(otel_collector.__file__).parent / "bin" / "otelcol-contrib_linux_amd64"
+    out = render(
+        {
+            "agent": {"enabled": True, "configFiles": ["agent-minimal.yaml"]},
+            "auth": {"enabled": True, "tokens": ["agent-token-0123456789abcdef"]},
+        }
+    )
+    config = yaml.safe_load(out.one("ConfigMap", f"{FULL}-agent")["data"]["config.yaml"])
+    assert config["exporters"]["otlphttp/llmpulse"]["headers"] == {
+        "authorization": "Bearer ${env:LLMPULSE_TOKEN}"
+    }
+    del config["extensions"]["health_check"]
+    config["service"]["extensions"].remove("health_check")
+    if not config["extensions"]:
+        del config["extensions"]
+    if not config["service"]["extensions"]:
+        del config["service"]["extensions"]
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(config))
+    agent = container(out.one("DaemonSet", f"{FULL}-agent")["spec"]["template"]["spec"], "otelcol")
+    env = {k: v for k, v in env_of(agent).items() if isinstance(v, str)}
+    env |= {
+        "LLMPULSE_TOKEN": "agent-token-0123456789abcdef",
+        "MY_POD_IP": "127.0.0.1",
+        "K8S_NODE_NAME": "node-a",
+    }
+    result = subprocess.run(
+        [str(binary), "validate", "--config", str(path)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    broken = dict(
+        config,
+        exporters={
+            "otlphttp/llmpulse": {"endpoint": "${env:LLMPULSE_OTLP_HTTP_ENDPOINT}", "compressionn": "gzip"}
+        },
+    )
+    path.write_text(yaml.safe_dump(broken))
+    result = subprocess.run(
+        [str(binary), "validate", "--config", str(path)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "compressionn" in result.stderr
