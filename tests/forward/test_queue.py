@@ -9,7 +9,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from llmpulse.forward import DiskQueue
+import pytest
+
+from llmpulse.forward import DiskQueue, QueueInUse
 
 HEADER = 17
 
@@ -117,3 +119,17 @@ def test_a_torn_cursor_redelivers_from_the_oldest_record_never_loses(tmp_path: P
     reopened = DiskQueue(tmp_path, capacity_bytes=1 << 20)
     assert drain(reopened) == [b"r0", b"r1", b"r2"]  # r0 again: at-least-once
     reopened.close()
+
+
+def test_two_processes_never_share_a_queue(tmp_path: Path) -> None:
+    first = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    script = (
+        "from pathlib import Path\nfrom llmpulse.forward import DiskQueue\n"
+        f"DiskQueue(Path({str(tmp_path)!r}), 1 << 20)"
+    )
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert other.returncode != 0 and "used by another llmpulse process" in other.stderr
+    with pytest.raises(QueueInUse):
+        DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    first.close()
+    DiskQueue(tmp_path, capacity_bytes=1 << 20).close()  # free again once the holder closed it

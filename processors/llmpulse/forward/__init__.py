@@ -11,7 +11,7 @@ target, retry with backoff, at-least-once delivery and back-pressure instead of 
 from llmpulse.forward._alerts import EVENT_NAME, AlertMarker
 from llmpulse.forward._exporter import ForwardExporter, count_items
 from llmpulse.forward._push import GrpcPush, PushResult, classify
-from llmpulse.forward._queue import DiskQueue, Entry
+from llmpulse.forward._queue import DiskQueue, Entry, QueueInUse
 from llmpulse.forward._target import Push, Target, backoff_s, queue_dir
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "GrpcPush",
     "Push",
     "PushResult",
+    "QueueInUse",
     "Target",
     "backoff_s",
     "classify",

@@ -21,6 +21,7 @@ request was therefore never acknowledged to its client) is cut off and counted.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -36,6 +37,10 @@ _CURSOR = struct.Struct("<QQI")
 _MAGIC = b"LPQ1"
 _SIGNAL_CODES: dict[Signal, int] = {s: i for i, s in enumerate(SIGNALS)}
 _SEGMENT_SUFFIX = ".seg"
+
+
+class QueueInUse(RuntimeError):
+    """Another process holds the queue directory (two processes must never share one queue)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,15 @@ class DiskQueue:
         #: records cut off as unreadable when the queue was opened
         self.corrupt_records = 0
         directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            raise QueueInUse(
+                f"forward queue {directory} is used by another llmpulse process: give each process "
+                "its own --data-dir"
+            ) from None
         self._cursor = self._read_cursor()
         self._cursor_fd = os.open(directory / "cursor", os.O_RDWR | os.O_CREAT, 0o644)
         self._pending_bytes = 0
@@ -254,4 +268,5 @@ class DiskQueue:
             self._closed = True
             self._tail.close()
             os.close(self._cursor_fd)
+            os.close(self._lock_fd)  # releases the flock
             self._cond.notify_all()
