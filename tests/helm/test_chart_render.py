@@ -412,6 +412,17 @@ def test_warnings_name_risky_combinations(rendered: dict[str, Rendered]) -> None
     assert "[WARNING] `serviceMonitor.enabled` and `config.remote_write.targets` are both set" in both
     assert "[WARNING] `serviceMonitor.enabled`" not in rendered["ha"].notes  # ServiceMonitor off there
     assert "[WARNING] `mode: deployment`" not in rendered["statefulset"].notes
+    assert "Node agent pipelines" not in rendered["agent"].notes
+    assert "`agent.enabled`: the node agent mounts /var/log/pods" in rendered["agent"].notes
+    unset = {
+        "agent": {
+            "enabled": True,
+            "config": {"exporters": {"otlphttp/llmpulse": {"headers": {"x": "${env:NOPE}"}}}},
+        }
+    }
+    assert (
+        "[WARNING] Node agent pipelines logs lost their exporters (otlphttp/llmpulse)" in render(unset).notes
+    )
 
 
 def test_traffic_distribution_is_rendered_valid_for_1_31_and_later() -> None:
