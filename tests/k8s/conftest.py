@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ class FakeCluster:
     kubeconfig: Path
     api: client.ApiClient
     emulator: Any
-    created: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def core(self) -> client.CoreV1Api:
