@@ -30,6 +30,19 @@ def _start(tmp_path: Path, name: str, prom: Prometheus, processes: list[LLMPulse
     return lp.start()
 
 
+def _delivered_then_backend_down(
+    tmp_path: Path, prom: Prometheus, processes: list[LLMPulse], clients: list[LLMClient]
+) -> tuple[LLMPulse, LLMClient, Totals]:
+    """20 calls delivered exactly, then Prometheus stops (its TSDB stays for the restart)."""
+    lp = _start(tmp_path, "lp", prom, processes)
+    client = LLMClient(lp.grpc)
+    clients.append(client)
+    expected = client.run(20)
+    assert_totals(prom, expected)
+    prom.stop()
+    return lp, client, expected
+
+
 def _no_rejections(prom: Prometheus) -> None:
     """Prometheus took every sample: no out-of-order/out-of-bounds, no 4xx/5xx on the write path."""
     assert prometheus_counter(prom, "prometheus_tsdb_out_of_order_samples_total") == 0
@@ -98,13 +111,7 @@ def test_totals_labels_and_self_metrics_arrive_exactly(
 def test_prometheus_outage_loses_nothing_and_keeps_the_history(
     tmp_path: Path, prom: Prometheus, processes: list[LLMPulse], clients: list[LLMClient]
 ) -> None:
-    lp = _start(tmp_path, "lp", prom, processes)
-    client = LLMClient(lp.grpc)
-    clients.append(client)
-    expected = client.run(20)
-    assert_totals(prom, expected)
-
-    prom.stop()
+    lp, client, expected = _delivered_then_backend_down(tmp_path, prom, processes, clients)
     expected.add(client.run(30, offset=20))  # traffic goes on while the backend is away
     time.sleep(2.5)
     mid_outage = time.time()
@@ -126,13 +133,7 @@ def test_prometheus_outage_loses_nothing_and_keeps_the_history(
 def test_kill_9_during_an_outage_loses_nothing_and_never_resets(
     tmp_path: Path, prom: Prometheus, processes: list[LLMPulse], clients: list[LLMClient]
 ) -> None:
-    lp = _start(tmp_path, "lp", prom, processes)
-    client = LLMClient(lp.grpc)
-    clients.append(client)
-    expected = client.run(20)
-    assert_totals(prom, expected)
-
-    prom.stop()
+    lp, client, expected = _delivered_then_backend_down(tmp_path, prom, processes, clients)
     expected.add(client.run(15, offset=20))  # acknowledged: in the WAL, queued, never sent
     time.sleep(2.5)
     queued_at = time.time() - 0.5
