@@ -244,3 +244,70 @@ def test_expired_watch_relists_and_keeps_following(cluster: FakeCluster) -> None
         assert enricher.enrich({}, "ipv4:10.0.3.3:40000")["k8s.pod.name"] == "late"
     finally:
         enricher.stop()
+
+
+@pytest.mark.parametrize("namespaces", [[], ["shop", "search"]])
+def test_the_charts_rbac_covers_exactly_the_calls_the_watch_makes(
+    cluster: FakeCluster, namespaces: list[str]
+) -> None:
+    """Every API call the enricher makes is allowed by the chart's (Cluster)Role, and the role
+    allows nothing it does not use: RBAC only as wide as enrichment needs."""
+    from tests.helm.conftest import render
+
+    config = KubernetesConfig(enabled=True, kubeconfig=cluster.kubeconfig, namespaces=namespaces)
+    enricher = build_enricher(config, CollectorRegistry())
+    assert enricher is not None
+    import kmock
+
+    scopes = namespaces or [None]
+    try:
+        assert enricher.start()
+        wait_for(lambda: len(list(cluster.emulator[kmock.action.WATCH])) == 2 * len(scopes), "the watches")
+    finally:
+        enricher.stop()
+    verb = {"list": "list", "watch": "watch"}
+    made = {
+        (
+            request.resource.group,
+            request.resource.plural,
+            verb[request.action.name.lower()],
+            request.namespace,
+        )
+        for request in cluster.emulator
+    }
+    assert made == {
+        (group, plural, v, ns)
+        for group, plural in (("", "pods"), ("apps", "replicasets"))
+        for v in ("list", "watch")
+        for ns in scopes
+    }
+    chart = render({"kubernetesMetadata": {"enabled": True, "namespaces": namespaces, "podLabels": []}})
+    roles = chart.of("Role") if namespaces else chart.of("ClusterRole")
+    assert sorted(r["metadata"].get("namespace") or "" for r in roles) == sorted(ns or "" for ns in scopes)
+    for role in roles:
+        granted = {
+            (group, resource, v)
+            for rule in role["rules"]
+            for group in rule["apiGroups"]
+            for resource in rule["resources"]
+            for v in rule["verbs"]
+        }
+        used = {(g, p, v) for g, p, v, ns in made if ns == role["metadata"].get("namespace")}
+        assert used <= granted
+        assert granted - used == {
+            ("", "pods", "get"),
+            ("apps", "replicasets", "get"),
+        }  # get: kubectl-style reads
+
+
+def test_stop_right_after_start_does_not_leave_a_watch_open(cluster: FakeCluster) -> None:
+    """stop() while a thread is still listing or opening its watch: no thread outlives it."""
+    for _ in range(5):
+        config = KubernetesConfig(enabled=True, kubeconfig=cluster.kubeconfig, wait_for_sync_s=0)
+        enricher = build_enricher(config, CollectorRegistry())
+        assert enricher is not None
+        enricher.start()
+        started = time.monotonic()
+        enricher.stop()
+        assert time.monotonic() - started < 2
+        assert not any(i._thread is not None and i._thread.is_alive() for i in enricher.informers)

@@ -138,6 +138,10 @@ class Informer:
         response = self._list(**kwargs)
         self._response = response
         try:
+            # stop() sets the flag, then shuts down whatever response it sees: checking the flag
+            # after publishing the response means one of the two always catches the other.
+            if self._stopped.is_set():
+                return version
             for line in _lines(response):
                 event = json.loads(line)
                 kind = event.get("type")
