@@ -33,12 +33,12 @@ def test_inflight_budget_and_memory_limit() -> None:
     admission.leave(600)
     admission.enter(600)
     admission.leave(600)
-    memory.resident = 180 << 20  # above 85 % of 200 MiB
+    memory.resident = 180 << 20  # above 75 % of 200 MiB
     with pytest.raises(Overloaded) as info:
         admission.enter(10)
     assert info.value.reason == "memory_limit"
-    assert "resident 180 MiB is above 170 MiB" in str(info.value)
-    memory.resident = 120 << 20
+    assert "resident 180 MiB is above 150 MiB" in str(info.value)
+    memory.resident = 140 << 20
     admission.enter(10)
     assert admission.inflight_bytes == 10
 
@@ -50,9 +50,11 @@ def test_receivers_push_back_with_retry_hints_then_recover(tmp_path: Path) -> No
     with running_gateway(config) as gw:
         gw.admission._rss = memory  # the real RSS is whatever the test process uses
         memory.resident = 190 << 20
-        with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
-            with pytest.raises(grpc.RpcError) as info:
-                channel.unary_unary(TRACES)(body, timeout=10)
+        with (
+            grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel,
+            pytest.raises(grpc.RpcError) as info,
+        ):
+            channel.unary_unary(TRACES)(body, timeout=10)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         status = status_pb2.Status.FromString(dict(info.value.trailing_metadata())["grpc-status-details-bin"])
         retry = error_details_pb2.RetryInfo()

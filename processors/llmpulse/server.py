@@ -22,7 +22,7 @@ from llmpulse.config import Config
 from llmpulse.forward import ForwardExporter
 from llmpulse.k8s import KubernetesEnricher, build_enricher
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
-from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck
+from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck, tune_allocator
 from llmpulse.remotewrite import RemoteWriteExporter
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector, StateStore
@@ -112,7 +112,10 @@ class Gateway:
             limits.memory_limit_mib << 20, limits.max_inflight_mib << 20, retry_after_s=limits.retry_after_s
         )
         receivers = config.receivers
-        self.grpc = GRPCReceiver(receivers.grpc, self.pipeline, self.selfmetrics, tokens, self.admission)
+        self.grpc = GRPCReceiver(
+            receivers.grpc, self.pipeline, self.selfmetrics, tokens, self.admission,
+            max_concurrent=limits.max_concurrent_grpc_calls,
+        )  # fmt: skip
         self.http = HTTPReceiver(receivers.http, self.pipeline, self.selfmetrics, tokens, self.admission)
         self._metrics_runner: web.AppRunner | None = None
         self.metrics_port: int | None = None
@@ -222,6 +225,7 @@ class Gateway:
 
 
 def run(config: Config) -> int:
+    tune_allocator()
     if config.workers > 1:
         from llmpulse.workers import run_workers
 

@@ -47,8 +47,10 @@ def worker_config(config: Config, index: int, instance: str) -> Config:
 
 def _worker_main(tree: dict[str, Any], conn: Connection) -> None:
     """Entry point of a worker process (spawned: no grpc state inherited)."""
+    from llmpulse.receiver import tune_allocator
     from llmpulse.server import Gateway
 
+    tune_allocator()
     config = validate(tree)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"

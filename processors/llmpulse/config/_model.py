@@ -453,11 +453,14 @@ class ForwardConfig(_Strict):
 class LimitsConfig(_Strict):
     """Overload protection: refuse (retryably) before decoding when memory is tight."""
 
-    #: resident-memory limit of the process in MiB; above 85 % of it requests are refused with
+    #: resident-memory limit of the process in MiB; above 75 % of it requests are refused with
     #: RESOURCE_EXHAUSTED / HTTP 429 + retry hints until memory falls. 0 = no limit.
     memory_limit_mib: int = Field(default=0, ge=0)
     #: request bytes processed at once, across both receivers, in MiB
     max_inflight_mib: int = Field(default=64, ge=1)
+    #: gRPC calls open at once; grpc itself refuses more with RESOURCE_EXHAUSTED (without
+    #: RetryInfo, so keep it above the number of exporters that send at the same moment)
+    max_concurrent_grpc_calls: int = Field(default=256, ge=1)
     #: the retry delay suggested to refused clients, in seconds
     retry_after_s: float = Field(default=1.0, gt=0, le=300)
 

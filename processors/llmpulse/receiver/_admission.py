@@ -9,6 +9,8 @@ Recovery is automatic: the next request is admitted as soon as memory falls.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import os
 import time
@@ -18,6 +20,34 @@ from llmpulse.pipeline import Backpressure
 from llmpulse.selfmetrics import SelfMetrics
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def tune_allocator() -> None:
+    """Make freed memory go back to the OS (glibc): a fixed mmap threshold, so large request
+    buffers are mmapped and unmapped instead of fragmenting the heap, and few arenas, since
+    grpc's threads would otherwise each grow their own."""
+    if _LIBC is None or not hasattr(_LIBC, "mallopt"):
+        return
+    m_mmap_threshold, m_arena_max = -3, -8
+    _LIBC.mallopt(m_mmap_threshold, 256 * 1024)
+    _LIBC.mallopt(m_arena_max, 2)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand free heap pages back to the OS."""
+    gc.collect()
+    if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
+        _LIBC.malloc_trim(0)
 
 
 def resident_bytes() -> int:
@@ -49,7 +79,7 @@ class Admission:
         memory_limit_bytes: int,
         max_inflight_bytes: int,
         *,
-        soft_fraction: float = 0.85,
+        soft_fraction: float = 0.75,
         retry_after_s: float = 1.0,
         rss: Callable[[], int] = resident_bytes,
         clock: Callable[[], float] = time.monotonic,
@@ -90,9 +120,9 @@ class Admission:
             resident = self._resident()
             if resident > self._soft:
                 now = self._clock()
-                if now - self._last_gc > 1.0:
+                if now - self._last_gc > 0.25:
                     self._last_gc = now
-                    gc.collect()
+                    release_memory()
                     self._last_rss = self._rss()
                     resident = self._last_rss
                 if resident > self._soft:
@@ -102,6 +132,10 @@ class Admission:
                         "memory_limit",
                         self._retry_after,
                     )
+        self._inflight += size
+
+    def enter_read(self, size: int) -> None:
+        """Account for a body already read (admitted before its size was known)."""
         self._inflight += size
 
     def leave(self, size: int) -> None:

@@ -7,6 +7,7 @@ INVALID_ARGUMENT and a message saying what is wrong, and counted, instead of grp
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -50,12 +51,14 @@ class GRPCReceiver:
         selfmetrics: SelfMetrics,
         tokens: TokenCheck,
         admission: Admission | None = None,
+        max_concurrent: int | None = None,
     ) -> None:
         self._config = config
         self._pipeline = pipeline
         self._self = selfmetrics
         self._tokens = tokens
         self._admission = admission or Admission(0, 1 << 62)
+        self._max_concurrent = max_concurrent
         self._server: aio.Server | None = None
         self.port: int | None = None
 
@@ -65,12 +68,20 @@ class GRPCReceiver:
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.so_reuseport", 1 if reuse_port else 0),
-            ]
+                # keep HTTP/2 flow-control windows small: a refused call must not have its whole
+                # body buffered (the BDP probe otherwise grows windows to megabytes per stream)
+                ("grpc.http2.bdp_probe", 0),
+            ],
+            # grpc reads a whole message before the handler runs; past this many calls at once it
+            # refuses new ones with RESOURCE_EXHAUSTED before buffering their bodies
+            maximum_concurrent_rpcs=self._max_concurrent,
         )
         generic = [
             grpc.method_handlers_generic_handler(
                 path.split("/")[1],
-                {"Export": grpc.unary_unary_rpc_method_handler(self._handler(signal))},
+                # served as stream-unary (same bytes on the wire as unary) so that admission
+                # runs before grpc reads the request body
+                {"Export": grpc.stream_unary_rpc_method_handler(self._handler(signal))},
             )
             for path, signal in _METHODS.items()
         ]
@@ -107,15 +118,22 @@ class GRPCReceiver:
                 trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
             )
 
-        async def export(body: bytes, context: aio.ServicerContext) -> bytes:
+        async def export(requests: AsyncIterator[bytes], context: aio.ServicerContext) -> bytes:
             metadata = dict(context.invocation_metadata() or ())
             if not self._tokens.allows(metadata.get("authorization")):
                 refused.labels(signal=signal, protocol="grpc", reason="unauthenticated").inc()
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid bearer token")
+            # Decide before reading the body: a refused call then costs no more than its
+            # flow-control window, instead of a whole message grpc would have buffered.
             try:
-                self._admission.enter(len(body))
+                self._admission.enter(0)
             except Overloaded as exc:
                 await retry_later(context, exc.reason, exc)
+            body = b""
+            async for message in requests:
+                body = message
+                break
+            self._admission.enter_read(len(body))
             try:
                 try:
                     request = decode_protobuf(signal, body)
