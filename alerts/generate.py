@@ -553,11 +553,11 @@ def _failing(prefix: str, unit: str, where: str) -> Builder:
     return build
 
 
-def _dropping(metric: str, unit: str, where: str) -> Builder:
+def _dropping(metric: str, unit: str, where: str, *matchers: str) -> Builder:
     def build(c: Ctx, spec: Mapping[str, Any], threshold: float) -> AlertText:
         w = c.window(spec["window"])
         return AlertText(
-            f"rate({metric}{c.sel()}[{w}]) > {threshold}",
+            f"rate({metric}{c.sel(*matchers)}[{w}]) > {threshold}",
             f"llmpulse drops {unit} {where}.",
             f"{REPLICA} drops {NUM} {unit}/s {where} (reason {{{{ $labels.reason }}}}) "
             f"over the last {w}; they are lost.",
@@ -742,6 +742,8 @@ ALERTS: tuple[AlertSpec, ...] = (
             "llmpulse_remote_write_samples_dropped_total",
             "samples",
             "bound for remote-write target {{ $labels.target }}",
+            # thinning a long outage drops intermediate samples only: every total still arrives
+            'reason!="thinned"',
         ),
     ),
     AlertSpec(
