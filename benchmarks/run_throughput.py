@@ -186,9 +186,12 @@ def rotel_server(workdir: Path) -> Iterator[Server]:
         log.close()
 
 
-def send(endpoint: str, load: list[Batch], requests: int, streams: int, deadline_s: float) -> tuple[int, int]:
-    """Send ``requests`` batches over ``streams`` channels; returns (spans accepted, failed calls)."""
-    counter = iter(range(requests))
+def send(
+    endpoint: str, load: list[Batch], numbers: range, streams: int, deadline_s: float
+) -> tuple[int, int]:
+    """Send request ``n`` for each ``n`` in ``numbers`` (batch ``n % len(load)``, trace ids stamped
+    with ``n``) over ``streams`` channels; returns (spans accepted, failed calls)."""
+    counter = iter(numbers)
     lock = threading.Lock()
     totals = {"spans": 0, "failed": 0}
     stop_at = time.monotonic() + deadline_s
@@ -204,7 +207,7 @@ def send(endpoint: str, load: list[Batch], requests: int, streams: int, deadline
                     break
                 batch = load[n % len(load)]
                 try:
-                    reply = export(batch.body, timeout=60)
+                    reply = export(batch.stamped(n), timeout=60)
                 except grpc.RpcError:
                     failed += 1
                     continue
@@ -225,13 +228,15 @@ def send(endpoint: str, load: list[Batch], requests: int, streams: int, deadline
 def measure(
     server: Server,
     load: list[Batch],
+    first: int,
     requests: int,
     streams: int,
     warmup: int,
     deadline_s: float,
     spy: Path | None = None,
 ) -> Result:
-    send(server.grpc_endpoint, load, warmup, streams, deadline_s)
+    """Warm up, then measure; requests are numbered from ``first`` (see ``send``)."""
+    send(server.grpc_endpoint, load, range(first, first + warmup), streams, deadline_s)
     time.sleep(0.5)  # let batching settle (rotel flushes every 200 ms)
     sampler = None
     if spy is not None:  # sampled from outside the process (py-spy), not counted in its CPU
@@ -254,7 +259,8 @@ def measure(
         )
         time.sleep(1.0)
     cpu0, wall0, client0 = server.cpu_s(), time.perf_counter(), time.process_time()
-    spans, failed = send(server.grpc_endpoint, load, requests, streams, deadline_s)
+    measured = range(first + warmup, first + warmup + requests)
+    spans, failed = send(server.grpc_endpoint, load, measured, streams, deadline_s)
     wall = time.perf_counter() - wall0
     client = time.process_time() - client0
     time.sleep(0.3)  # count the work still in flight (rotel's last batch) in the server's CPU
@@ -265,34 +271,59 @@ def measure(
     return Result(server.name, requests, spans, failed, wall, cpu, client, server.peak_rss_mib())
 
 
-def summarise_stacks(path: Path, top: int = 25) -> str:
-    """Self and inclusive shares per function from py-spy's collapsed stacks."""
+#: pipeline stages by the first of these functions found in a sample's stack (innermost first)
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("decode (protobuf, C)", ("decode_protobuf",)),
+    ("recognise LLM spans (dialect tables)", ("Recogniser.recognise",)),
+    ("enrich: dimensions, error class, price", ("DimensionReader.read", "apply", "PriceTable.price")),
+    ("dedup", ("Deduplicator.resolve", "_parents")),
+    ("write-back onto spans", ("write_back",)),
+    ("redaction", ("Pipeline._redact_span", "redact_attributes")),
+    ("span metrics (+ state journal)", ("SpanMetrics.record",)),
+    ("self-metrics counters", ("MetricWrapperBase.labels", "Counter.inc")),
+    (
+        "per-span loop: every span's keys and ids, candidates",
+        ("Pipeline._traces", "Pipeline._flags", "Pipeline._resource"),
+    ),
+    ("gRPC server, asyncio, response", ("",)),
+)
+
+
+def _stage(frames: list[str]) -> str:
+    for name, markers in STAGES:
+        for frame in reversed(frames):
+            function = frame.split(" (")[0]
+            if any(function == m or function.endswith("." + m) for m in markers if m):
+                return name
+    return STAGES[-1][0]
+
+
+def summarise_stacks(path: Path, top: int = 20) -> str:
+    """Shares per pipeline stage and per function (self time) from py-spy's collapsed stacks."""
     own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [f.split(" (")[0] + " (" + f.rsplit("/", 1)[-1] if "/" in f else f for f in stack.split(";")]
         total += int(count)
         own[frames[-1]] += int(count)
-        for frame in set(frames):
-            inclusive[frame] += int(count)
-    lines = [f"{total} samples; self time:"]
+        stages[_stage(frames)] += int(count)
+    lines = [f"{total} samples; by stage:"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in stages.most_common()]
+    lines.append("self time by function:")
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
-    lines.append("inclusive time:")
-    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
     return "\n".join(lines)
 
 
-def check_llmpulse(server: Server, load: list[Batch], sent: list[int]) -> str:
-    """The gateway really did the work: received spans and recognised calls match the load.
-
-    ``sent`` holds the request counts of each ``send`` run (each starts at the first batch)."""
+def check_llmpulse(server: Server, load: list[Batch], sent: int) -> str:
+    """The gateway really did the work: received spans and recognised calls match the load
+    (requests ``0 .. sent-1``, request ``n`` being batch ``n % len(load)``)."""
     assert server.metrics_url is not None
     text = urllib.request.urlopen(server.metrics_url + "/metrics", timeout=10).read().decode()
     calls: Counter[str] = Counter()
     spans = 0
-    for n in (n for count in sent for n in range(count)):
+    for n in range(sent):
         batch = load[n % len(load)]
         calls.update(batch.calls)
         spans += batch.spans
@@ -338,17 +369,24 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         with llmpulse_server(workdir, args.profile) as lp, rotel_server(workdir) as rt:
             targets = [s for s in (lp, rt) if args.only in (None, s.name)]
-            for _ in range(args.rounds):
-                for server in targets:
+            per_round = args.warmup + args.requests
+            for round_ in range(args.rounds):
+                for server in targets:  # each server gets the same numbered (so identical) requests
                     spy = args.py_spy if server.name == "llmpulse" else None
                     result = measure(
-                        server, load, args.requests, args.streams, args.warmup, args.deadline, spy
+                        server,
+                        load,
+                        round_ * per_round,
+                        args.requests,
+                        args.streams,
+                        args.warmup,
+                        args.deadline,
+                        spy,
                     )
                     results.append(result)
                     print(report(result))
             if args.only in (None, "llmpulse"):
-                sent = [args.warmup, args.requests] * args.rounds
-                print("llmpulse check:", check_llmpulse(lp, load, sent))
+                print("llmpulse check:", check_llmpulse(lp, load, per_round * args.rounds))
     if args.py_spy is not None and args.py_spy.exists():
         print(summarise_stacks(args.py_spy))
     summary = {}

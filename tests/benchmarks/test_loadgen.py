@@ -62,3 +62,22 @@ def test_the_pipeline_recognises_exactly_the_calls_the_generator_planted() -> No
     # one duration observation per call: nothing the generator planted was dropped or doubled
     observed = sum(s.count for s in spanmetrics.snapshot() if s.metric.name == DURATION.name)
     assert observed == sum(expected.values())
+
+
+def test_stamped_replays_are_new_traces_with_the_same_spans() -> None:
+    batch = LOAD[0]
+    original = decode_protobuf("traces", batch.body)
+    replay = decode_protobuf("traces", batch.stamped(0x01020304))
+    spans = [s for rs in original.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    stamped = [s for rs in replay.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    assert {s.trace_id[:4] for s in stamped} == {b"\x01\x02\x03\x04"}
+    assert [(s.trace_id[4:], s.span_id, s.parent_span_id, s.name) for s in stamped] == [
+        (s.trace_id[4:], s.span_id, s.parent_span_id, s.name) for s in spans
+    ]
+    # and the pipeline still finds exactly the planted calls in the stamped bytes
+    registry = CollectorRegistry()
+    selfmetrics = SelfMetrics(registry)
+    pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
+    pipeline.consume("traces", replay, protocol="grpc", size=1)
+    for dialect, count in batch.calls.items():
+        assert registry.get_sample_value("llmpulse_calls_recognised_total", {"dialect": dialect}) == count

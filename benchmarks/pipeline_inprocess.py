@@ -1,0 +1,68 @@
+"""``Pipeline.consume`` alone, in this process: decode + pipeline, no gRPC, no asyncio.
+
+Separates the pipeline's cost from the server's (``run_throughput.py`` measures both). Each
+measured pass is ``--requests`` stamped batches from ``benchmarks.loadgen``; the result is the
+best and the median of ``--passes`` passes in CPU seconds (the machine is shared, so the best pass
+is the least disturbed one). To compare two builds, point ``PYTHONPATH`` at a checkout's
+``processors``::
+
+    python -m benchmarks.pipeline_inprocess
+    PYTHONPATH=/tmp/before/processors python -m benchmarks.pipeline_inprocess
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from prometheus_client import CollectorRegistry
+
+import llmpulse
+from benchmarks.loadgen import build_load, describe
+from llmpulse.config import validate
+from llmpulse.otlp import decode_protobuf
+from llmpulse.pipeline import Pipeline
+from llmpulse.selfmetrics import SelfMetrics
+from llmpulse.spanmetrics import SpanMetrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Pipeline.consume spans per CPU-second, in-process")
+    parser.add_argument("--requests", type=int, default=32, help="requests per measured pass")
+    parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--batches", type=int, default=16)
+    args = parser.parse_args(argv)
+
+    load = build_load(args.batches)
+    selfmetrics = SelfMetrics(CollectorRegistry())
+    pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
+    number = 0
+
+    def run(requests: int) -> int:
+        nonlocal number
+        spans = 0
+        for _ in range(requests):
+            batch = load[number % len(load)]
+            body = batch.stamped(number)
+            number += 1
+            outcome = pipeline.consume(
+                "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body)
+            )
+            spans += outcome.accepted
+        return spans
+
+    print(f"llmpulse from {llmpulse.__file__}")
+    print(f"load: {describe(load)}")
+    run(len(load))  # warm caches (key flags, scope dialects, price lookups)
+    rates = []
+    for _ in range(args.passes):
+        start = time.process_time()
+        spans = run(args.requests)
+        rates.append(spans / (time.process_time() - start))
+    print(f"Pipeline.consume: best {max(rates):,.0f}, median {statistics.median(rates):,.0f} spans/CPU-s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
