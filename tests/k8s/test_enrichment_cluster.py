@@ -311,3 +311,30 @@ def test_stop_right_after_start_does_not_leave_a_watch_open(cluster: FakeCluster
         enricher.stop()
         assert time.monotonic() - started < 2
         assert not any(i._thread is not None and i._thread.is_alive() for i in enricher.informers)
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_x_forwarded_for_names_the_sender_behind_a_sidecar(
+    k8s_gateway: Gateway, cluster: FakeCluster, capture: CaptureExporter, protocol: str
+) -> None:
+    """Behind a mesh sidecar or proxy the socket peer is the proxy; its first XFF hop is the pod."""
+    gw = k8s_gateway
+    cluster.add_pod("shop", "checkout-7d9c5b8f4d-bbbbb", "10.42.0.99", replicaset="checkout-7d9c5b8f4d")
+    wait_for(lambda: gw.k8s is not None and gw.k8s.index.lookup_ip("10.42.0.99") is not None, "pod ADDED")
+    ep = endpoints(gw.config)
+    headers = {"x-forwarded-for": "10.42.0.99, 10.0.0.1"}
+    exporter = (
+        GRPCExporter(endpoint=ep["grpc"], insecure=True, headers=headers)
+        if protocol == "grpc"
+        else HTTPExporter(endpoint=f"{ep['http']}/v1/traces", headers=headers)
+    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "proxied"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("k8s-test").start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT)
+    for key, value in LLM_ATTRS.items():
+        span.set_attribute(key, value)
+    span.end()
+    provider.shutdown()
+    resource = resource_of_last_span(capture)
+    assert resource["k8s.pod.name"] == "checkout-7d9c5b8f4d-bbbbb"
+    assert calls(gw, "proxied", k8s_namespace_name="shop", k8s_deployment_name="checkout") == 1

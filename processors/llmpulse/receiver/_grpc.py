@@ -41,6 +41,12 @@ def _tls_credentials(config: GRPCReceiverConfig) -> grpc.ServerCredentials | Non
     )
 
 
+def _peer(metadata: dict[str, Any], context: aio.ServicerContext) -> str:
+    """The sender: behind a mesh sidecar or proxy, the first hop of ``x-forwarded-for``."""
+    forwarded = metadata.get("x-forwarded-for")
+    return forwarded if isinstance(forwarded, str) and forwarded else str(context.peer())
+
+
 class GRPCReceiver:
     """Serves the three OTLP Export RPCs on one port and hands requests to the pipeline."""
 
@@ -142,7 +148,7 @@ class GRPCReceiver:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
                 try:
                     outcome = self._pipeline.consume(
-                        signal, request, protocol="grpc", size=len(body), peer=context.peer()
+                        signal, request, protocol="grpc", size=len(body), peer=_peer(metadata, context)
                     )
                 except Backpressure as exc:
                     # OTLP/gRPC throttling: back-pressure MUST be UNAVAILABLE, with RetryInfo

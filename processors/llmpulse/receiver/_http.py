@@ -143,7 +143,11 @@ class HTTPReceiver:
             return self._refuse(signal, "malformed", 400, str(exc), as_json)
         try:
             outcome = self._pipeline.consume(
-                signal, message, protocol="http", size=len(body), peer=request.remote
+                signal,
+                message,
+                protocol="http",
+                size=len(body),
+                peer=request.headers.get("X-Forwarded-For") or request.remote,
             )
         except Backpressure as exc:
             return self._refuse(signal, "queue_full", 503, str(exc), as_json, exc.retry_after_s)
