@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -72,14 +73,14 @@ def main() -> None:
     port = int(os.environ.get("LLMPULSE_TEST_METRICS_PORT", "9464"))
     timeout_s = float(os.environ.get("LLMPULSE_TEST_TIMEOUT_S", "60"))
     token_file = os.environ.get("LLMPULSE_TEST_TOKEN_FILE", "")
-    token = open(token_file).read().strip() if token_file else None
+    token = Path(token_file).read_text().strip() if token_file else None
     service = f"llmpulse-helm-test-{uuid.uuid4().hex[:8]}"
     send(endpoint, service, token)
     deadline = time.monotonic() + timeout_s
     while True:
         total = counted(host, port, service)
         if total == 1:
-            print(f"OK: the call is on /metrics ({METRIC}service_name=\"{service}\"...}} 1)")
+            print(f'OK: the call is on /metrics ({METRIC}service_name="{service}"...}} 1)')
             return
         if total > 1:
             fail(f"the one call was counted {total:g} times")

@@ -137,7 +137,7 @@ class SpanMetrics:
         for token_type, amount in usage:
             if amount is None:
                 continue
-            labels = base + (("gen_ai_token_type", token_type),)
+            labels = (*base, ("gen_ai_token_type", token_type))
             if token_type in ("input", "output"):
                 m[c.TOKEN_USAGE.name].get(labels, now, of).observe(c.TOKEN_USAGE.buckets, float(amount))
             m[c.TOKENS.name].get(labels, now, of).value += amount
