@@ -16,10 +16,12 @@ The kept record takes every field it lacks from the duplicate (when both are in 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from llmpulse.call import LLMCall
 from llmpulse.dialects import Dialect
@@ -74,6 +76,28 @@ def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
     shortest = min(a_end - a_start, b_end - b_start)
     overlap = min(a_end, b_end) - max(a_start, b_start)
     return overlap > 0 and overlap >= 0.5 * shortest
+
+
+class _Timed(Protocol):
+    start_ns: int
+    end_ns: int
+
+
+_T = TypeVar("_T", bound=_Timed)
+
+
+def _closest(start_ns: int, end_ns: int, entries: Iterable[_T], fits: Callable[[_T], bool]) -> _T | None:
+    """The entry that fits, overlaps [start, end] and started nearest to ``start_ns``: with
+    concurrent calls of one model, the partner of a span is the one that began with it."""
+    best: _T | None = None
+    for entry in entries:
+        if (
+            fits(entry)
+            and _overlaps(start_ns, end_ns, entry.start_ns, entry.end_ns)
+            and (best is None or abs(entry.start_ns - start_ns) < abs(best.start_ns - start_ns))
+        ):
+            best = entry
+    return best
 
 
 def _models_match(a: LLMCall | None, model_a: str | None, model_b: str | None) -> bool:
@@ -163,19 +187,16 @@ class Deduplicator:
             return
         others = [c for c in counted if not c.dialect.sdk_native]
         for native in natives:
-            best: Candidate | None = None
-            for other in others:
-                if (
+            best = _closest(
+                native.start_ns,
+                native.end_ns,
+                others,
+                lambda other, native=native: (  # type: ignore[misc]
                     other.counted
                     and other.resource_key == native.resource_key
                     and _models_match(None, other.call.request_model, native.call.request_model)
-                    and _overlaps(native.start_ns, native.end_ns, other.start_ns, other.end_ns)
-                    and (
-                        best is None
-                        or abs(other.start_ns - native.start_ns) < abs(best.start_ns - native.start_ns)
-                    )
-                ):
-                    best = other
+                ),
+            )
             if best is not None:
                 _mark(best, native.span_id, "sdk_sibling")
                 native.call.fill_gaps_from(best.call)
@@ -193,24 +214,20 @@ class Deduplicator:
             if recent and kinds[not native]:
                 # the closest start among the overlapping partners, as within a batch: with
                 # concurrent calls of one model the first overlapping one may be the other call's
-                best: _Recent | None = None
-                for scanned, entry in enumerate(reversed(recent)):
-                    if scanned >= 512:
-                        break
-                    if (
+                newest = itertools.islice(reversed(recent), 512)
+                best_recent = _closest(
+                    cand.start_ns,
+                    cand.end_ns,
+                    newest,
+                    lambda entry, native=native, model=cand.call.request_model: (  # type: ignore[misc]
                         not entry.paired
                         and entry.native != native
-                        and _models_match(None, entry.model, cand.call.request_model)
-                        and _overlaps(entry.start_ns, entry.end_ns, cand.start_ns, cand.end_ns)
-                        and (
-                            best is None
-                            or abs(entry.start_ns - cand.start_ns) < abs(best.start_ns - cand.start_ns)
-                        )
-                    ):
-                        best = entry
-                if best is not None:
-                    best.paired = True
-                    _mark(cand, best.span_id, "sdk_sibling")
+                        and _models_match(None, entry.model, model)
+                    ),
+                )
+                if best_recent is not None:
+                    best_recent.paired = True
+                    _mark(cand, best_recent.span_id, "sdk_sibling")
             if not cand.counted:
                 continue
             queue = self._recent.setdefault(cand.resource_key, deque())
@@ -244,18 +261,12 @@ class Deduplicator:
             server = cand.dialect.server_side
             entries = traces.get(cand.trace_id)
             if entries is not None:
-                best: _InTrace | None = None
-                for entry in entries:
-                    if (
-                        not entry.paired
-                        and entry.server != server
-                        and _overlaps(entry.start_ns, entry.end_ns, cand.start_ns, cand.end_ns)
-                        and (
-                            best is None
-                            or abs(entry.start_ns - cand.start_ns) < abs(best.start_ns - cand.start_ns)
-                        )
-                    ):
-                        best = entry
+                best = _closest(
+                    cand.start_ns,
+                    cand.end_ns,
+                    entries,
+                    lambda entry, server=server: not entry.paired and entry.server != server,  # type: ignore[misc]
+                )
                 if best is not None:
                     best.paired = True
                     _mark(cand, best.span_id, "nested")
