@@ -24,8 +24,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
+
+from llmpulse.otlp import assign
 
 #: the dialect names llmpulse reports (``llmpulse_calls_recognised_total{dialect}``)
 DIALECTS = ("semconv", "openllmetry", "openinference", "openlit", "vercel_ai")
@@ -78,27 +80,11 @@ class _Trace:
 
 
 # -- attribute helpers -------------------------------------------------------------------------
-def _value(target: AnyValue, value: object) -> None:
-    if isinstance(value, bool):
-        target.bool_value = value
-    elif isinstance(value, int):
-        target.int_value = value
-    elif isinstance(value, float):
-        target.double_value = value
-    elif isinstance(value, str):
-        target.string_value = value
-    elif isinstance(value, list):
-        for item in value:
-            _value(target.array_value.values.add(), item)
-    else:
-        raise TypeError(f"unsupported attribute value {value!r}")
-
-
 def _attrs(attributes: object, pairs: list[Attr]) -> None:
     for key, value in pairs:
         kv: KeyValue = attributes.add()  # type: ignore[attr-defined]
         kv.key = key
-        _value(kv.value, value)
+        assign(kv.value, value)
 
 
 _WORDS = [

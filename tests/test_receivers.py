@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from llmpulse.otlp import request_to_json
+from llmpulse.otlp import request_to_json, set_attributes
 from llmpulse.pipeline import Backpressure
 from llmpulse.server import Gateway
 from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
@@ -38,17 +38,7 @@ def _request(*spans: dict[str, object], service: str = "shop") -> ExportTraceSer
         span.name = str(attrs.pop("_name", "GET /"))
         span.start_time_unix_nano = 1_700_000_000_000_000_000
         span.end_time_unix_nano = span.start_time_unix_nano + 500_000_000
-        for key, value in attrs.items():
-            a = span.attributes.add()
-            a.key = key
-            if isinstance(value, bool):
-                a.value.bool_value = value
-            elif isinstance(value, int):
-                a.value.int_value = value
-            elif isinstance(value, float):
-                a.value.double_value = value
-            else:
-                a.value.string_value = str(value)
+        set_attributes(span.attributes, attrs)
     return request
 
 

@@ -1,6 +1,6 @@
 """OTLP plumbing shared by every stage: decoding requests and reading/writing attributes."""
 
-from llmpulse.otlp._anyvalue import attrs_to_dict, set_attributes, to_py
+from llmpulse.otlp._anyvalue import assign, attrs_to_dict, set_attributes, to_py
 from llmpulse.otlp._codec import (
     SIGNALS,
     DecodeError,
@@ -16,6 +16,7 @@ __all__ = [
     "SIGNALS",
     "DecodeError",
     "Signal",
+    "assign",
     "attrs_to_dict",
     "decode_json",
     "decode_protobuf",

@@ -33,7 +33,8 @@ def attrs_to_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     return {kv.key: to_py(kv.value) for kv in attributes}
 
 
-def _assign(target: AnyValue, value: Any) -> None:
+def assign(target: AnyValue, value: Any) -> None:
+    """Store a Python value (scalar, list, mapping; anything else as its ``str``) in ``target``."""
     if isinstance(value, bool):
         target.bool_value = value
     elif isinstance(value, int):
@@ -48,14 +49,14 @@ def _assign(target: AnyValue, value: Any) -> None:
         array = target.array_value
         del array.values[:]
         for item in value:
-            _assign(array.values.add(), item)
+            assign(array.values.add(), item)
     elif isinstance(value, Mapping):
         kvlist = target.kvlist_value
         del kvlist.values[:]
         for key, item in value.items():
             kv = kvlist.values.add()
             kv.key = str(key)
-            _assign(kv.value, item)
+            assign(kv.value, item)
     else:
         target.string_value = str(value)
 
@@ -78,7 +79,7 @@ def set_attributes(
         if pos is None:
             kv = attributes.add()  # type: ignore[attr-defined]
             kv.key = key
-            _assign(kv.value, value)
+            assign(kv.value, value)
             index[key] = len(attributes) - 1
             continue
         current = attributes[pos]
@@ -92,4 +93,4 @@ def set_attributes(
             elif type(old) is type(value) and type(value) in _EXACT_TYPES:
                 continue  # already holds exactly this value (the common case on semconv spans)
         current.value.Clear()
-        _assign(current.value, value)
+        assign(current.value, value)
