@@ -14,6 +14,8 @@ from grafana_foundation_sdk.builders.dashboard import (
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, DashboardLinkType, Panel
 
+from .. import panels as p
+from .. import queries as q
 from ..config import CONFIG, uid_for
 
 
@@ -54,3 +56,15 @@ def section(d: Dashboard, title: str, panels: Sequence[Builder[Panel]]) -> Dashb
     for panel in panels:
         d = d.with_panel(panel)
     return d
+
+
+def p95_ttft_stat() -> Builder[Panel]:
+    """The range's p95 time to first token, on the overview and on the latency board alike."""
+    return p.stat(
+        "p95 time to first token",
+        "95th percentile of the wait before the first streamed chunk (streaming calls only).",
+        q.quantile(0.95, q.TTFT, window=q.RANGE),
+        p.SECONDS,
+        steps=CONFIG.thresholds.ttft_p95_s,
+        decimals=2,
+    )

@@ -8,7 +8,7 @@ from .. import panels as p
 from .. import queries as q
 from ..config import CONFIG
 from ..variables import genai_variables
-from ._base import dashboard, section
+from ._base import dashboard, p95_ttft_stat, section
 
 FILE = "llmpulse-latency.json"
 T = CONFIG.thresholds
@@ -55,14 +55,7 @@ def build() -> Dashboard:
                 p.SECONDS,
                 decimals=2,
             ),
-            p.stat(
-                "p95 time to first token",
-                "95th percentile of the wait before the first streamed chunk (streaming calls only).",
-                q.quantile(0.95, q.TTFT, window=q.RANGE),
-                p.SECONDS,
-                steps=T.ttft_p95_s,
-                decimals=2,
-            ),
+            p95_ttft_stat(),
             p.stat(
                 "p95 time per output token",
                 "95th percentile of (duration - TTFT) / (output tokens - 1) over streaming calls: "

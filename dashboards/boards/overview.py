@@ -8,7 +8,7 @@ from .. import panels as p
 from .. import queries as q
 from ..config import CONFIG
 from ..variables import genai_variables
-from ._base import dashboard, section
+from ._base import dashboard, p95_ttft_stat, section
 
 FILE = "llmpulse-overview.json"
 T = CONFIG.thresholds
@@ -59,14 +59,7 @@ def build() -> Dashboard:
                 steps=T.duration_p95_s,
                 decimals=2,
             ),
-            p.stat(
-                "p95 time to first token",
-                "95th percentile of the wait before the first streamed chunk (streaming calls only).",
-                q.quantile(0.95, q.TTFT, window=q.RANGE),
-                p.SECONDS,
-                steps=T.ttft_p95_s,
-                decimals=2,
-            ),
+            p95_ttft_stat(),
             p.stat(
                 "Spend",
                 "USD spent over the time range, priced from llmpulse's price table. Calls with no "
