@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import socket
 from datetime import datetime
 
 import pytest
@@ -15,6 +14,7 @@ from rich.console import Console
 import llmpulse.top as top
 from llmpulse.top import _compute, _view
 from llmpulse.top._compute import ModelStats, histogram_quantile, increases, key
+from tests.support.promstack import free_port
 
 INF = math.inf
 B = [(0.1, 2.0), (0.2, 5.0), (0.4, 9.0), (INF, 10.0)]
@@ -229,14 +229,8 @@ def test_bad_arguments_exit_2(argv: list[str], message: str, capsys: pytest.Capt
     assert message in capsys.readouterr().err
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_source_exits_1_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
-    port = _closed_port()
+    port = free_port()  # nobody listens there
     args = _args("--metrics-url", f"127.0.0.1:{port}", "--once")
     assert top.run(args) == 1
     err = capsys.readouterr().err
@@ -252,7 +246,7 @@ def test_public_surface_is_all() -> None:
 def test_metrics_url_defaults_to_the_endpoint_serve_uses(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    port = _closed_port()
+    port = free_port()  # nobody listens there
     monkeypatch.setenv("LLMPULSE_METRICS_ENDPOINT", f"127.0.0.1:{port}")
     assert top.run(_args("--once")) == 1
     assert f"cannot reach http://127.0.0.1:{port}/metrics" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import os
+import random
 import shutil
 import signal
 import socket
@@ -47,11 +49,45 @@ class ProcessFailed(RuntimeError):
     """A process exited or never became ready; the message carries the tail of its log."""
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_EPHEMERAL = _ephemeral_range()
+_handed_out: set[int] = set()
+_rng = random.Random(os.getpid() ^ time.monotonic_ns())
+
+
 def free_port() -> int:
-    """Return a loopback TCP port that was free a moment ago (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """Return a loopback TCP port that is free now and outside the kernel's ephemeral range.
+
+    Asking the kernel for port 0 hands back an *ephemeral* port, and the next outgoing
+    connection of any process may take that same port before the test binds it ("Address
+    already in use"). Ports below the ephemeral range are only ever taken by listeners, and this
+    process never hands the same one out twice.
+    """
+    low = 20000
+    high = min(_EPHEMERAL[0], 65536) - 1
+    if high <= low:  # an unusual range: fall back to what the kernel picks
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    for _ in range(1000):
+        port = _rng.randint(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
 def find_binary(name: str) -> str:
