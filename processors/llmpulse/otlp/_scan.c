@@ -1,0 +1,579 @@
+/* llmpulse.otlp._scan: reads an OTLP ExportTraceServiceRequest straight from its protobuf bytes.
+ *
+ * Why: ~80% of spans are ordinary (no LLM, credential or content attribute). Reading their
+ * attribute keys through the decoded upb message turns every span and every key into a Python
+ * object (~10 us a span); walking the wire bytes here costs a fraction of that and leaves
+ * ordinary spans untouched. Only spans with something to do come back, by index.
+ *
+ * The walk is fixed, not recursive: request -> ResourceSpans (field 1) -> ScopeSpans (field 2)
+ * -> Span (field 2) -> KeyValue (field 9), reading trace_id (1), span_id (2), parent_span_id (4)
+ * and KeyValue.key (1). Everything else is skipped by wire type without being read. Protobuf
+ * rules (https://protobuf.dev/programming-guides/encoding/): fields come in any order, the last
+ * occurrence of a singular field wins, a known field number with the wrong wire type is an
+ * unknown field. Groups (wire types 3/4) and wire types 6/7 are refused.
+ *
+ * _scan_py.py is the same walk in Python (the fallback); both must raise the same ValueError
+ * messages and return the same results for every input (tests/otlp/test_scan.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- wire format --------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t number;        /* field number (tag >> 3) */
+    int wire_type;          /* tag & 7 */
+    const uint8_t *start;   /* wire type 2: the payload */
+    const uint8_t *stop;
+} Field;
+
+static int
+read_varint(const uint8_t *base, const uint8_t **pp, const uint8_t *end, uint64_t *out,
+            const char *message)
+{
+    const uint8_t *p = *pp;
+    uint64_t value = 0;
+    for (int i = 0;; i++) {
+        if (i == 10) {
+            PyErr_Format(PyExc_ValueError, "varint longer than 10 bytes at byte %zd (in %s)",
+                         (Py_ssize_t)(*pp - base), message);
+            return -1;
+        }
+        if (p >= end) {
+            PyErr_Format(PyExc_ValueError, "truncated varint at byte %zd (in %s)",
+                         (Py_ssize_t)(*pp - base), message);
+            return -1;
+        }
+        uint8_t byte = *p++;
+        value |= (uint64_t)(byte & 0x7f) << (7 * i); /* bits past 64 are dropped, as protobuf does */
+        if (!(byte & 0x80)) {
+            break;
+        }
+    }
+    *pp = p;
+    *out = value;
+    return 0;
+}
+
+/* Reads one field at *pp (never past `end`, the end of the enclosing message) and moves past it. */
+static int
+next_field(const uint8_t *base, const uint8_t **pp, const uint8_t *end, const char *message,
+           Field *field)
+{
+    const uint8_t *tag_at = *pp;
+    const uint8_t *p = tag_at;
+    uint64_t tag, value;
+    if (p < end && *p < 0x80) { /* one-byte tag: nearly every field of a span */
+        tag = *p++;
+    }
+    else if (read_varint(base, &p, end, &tag, message) < 0) {
+        return -1;
+    }
+    field->number = tag >> 3;
+    field->wire_type = (int)(tag & 7);
+    if (field->number == 0) {
+        PyErr_Format(PyExc_ValueError, "field number 0 at byte %zd (in %s)",
+                     (Py_ssize_t)(tag_at - base), message);
+        return -1;
+    }
+    switch (field->wire_type) {
+    case 0:
+        if (read_varint(base, &p, end, &value, message) < 0) {
+            return -1;
+        }
+        break;
+    case 1:
+    case 5: {
+        Py_ssize_t size = field->wire_type == 1 ? 8 : 4;
+        if (end - p < size) {
+            PyErr_Format(PyExc_ValueError, "truncated fixed%d field %llu at byte %zd (in %s)",
+                         (int)(size * 8), (unsigned long long)field->number,
+                         (Py_ssize_t)(tag_at - base), message);
+            return -1;
+        }
+        p += size;
+        break;
+    }
+    case 2:
+        if (p < end && *p < 0x80) {
+            value = *p++;
+        }
+        else if (read_varint(base, &p, end, &value, message) < 0) {
+            return -1;
+        }
+        if (value > (uint64_t)(end - p)) {
+            PyErr_Format(PyExc_ValueError,
+                         "field %llu at byte %zd: length %llu runs past the end of its %s "
+                         "(byte %zd)",
+                         (unsigned long long)field->number, (Py_ssize_t)(tag_at - base),
+                         (unsigned long long)value, message, (Py_ssize_t)(end - base));
+            return -1;
+        }
+        field->start = p;
+        field->stop = p + value;
+        p += value;
+        break;
+    case 3:
+    case 4:
+        PyErr_Format(PyExc_ValueError,
+                     "field %llu at byte %zd: wire type %d (group) is not supported (in %s)",
+                     (unsigned long long)field->number, (Py_ssize_t)(tag_at - base),
+                     field->wire_type, message);
+        return -1;
+    default:
+        PyErr_Format(PyExc_ValueError, "field %llu at byte %zd: invalid wire type %d (in %s)",
+                     (unsigned long long)field->number, (Py_ssize_t)(tag_at - base),
+                     field->wire_type, message);
+        return -1;
+    }
+    *pp = p;
+    return 0;
+}
+
+/* ---- per-call key cache ---------------------------------------------------------------------
+ * Each distinct attribute key is looked up in key_flags (or classified) once per call; after
+ * that a span's key costs a hash of its bytes and a memcmp, with no Python object made. Keys
+ * point into the caller's buffer, which stays exported (so unchanged) for the whole call. */
+
+typedef struct {
+    const uint8_t *key;
+    Py_ssize_t len;
+    uint64_t hash;
+    long long flags;
+    int filled;
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t mask; /* capacity - 1, capacity a power of two */
+    size_t used;
+} KeyCache;
+
+static uint64_t
+fnv1a(const uint8_t *key, Py_ssize_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h ^ key[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int
+cache_init(KeyCache *cache)
+{
+    cache->mask = 63;
+    cache->used = 0;
+    cache->slots = PyMem_Calloc(cache->mask + 1, sizeof(Slot));
+    if (cache->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static Slot *
+cache_find(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash)
+{
+    size_t i = (size_t)hash & cache->mask;
+    for (;;) {
+        Slot *slot = &cache->slots[i];
+        if (!slot->filled ||
+            (slot->hash == hash && slot->len == len && memcmp(slot->key, key, (size_t)len) == 0)) {
+            return slot;
+        }
+        i = (i + 1) & cache->mask;
+    }
+}
+
+static int
+cache_put(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash, long long flags)
+{
+    if ((cache->used + 1) * 2 > cache->mask + 1) { /* keep at most half full */
+        KeyCache bigger = {NULL, cache->mask * 2 + 1, cache->used};
+        if (cache->mask > ((size_t)PY_SSIZE_T_MAX / sizeof(Slot)) / 4) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        bigger.slots = PyMem_Calloc(bigger.mask + 1, sizeof(Slot));
+        if (bigger.slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i <= cache->mask; i++) {
+            Slot *old = &cache->slots[i];
+            if (old->filled) {
+                *cache_find(&bigger, old->key, old->len, old->hash) = *old;
+            }
+        }
+        PyMem_Free(cache->slots);
+        *cache = bigger;
+    }
+    Slot *slot = cache_find(cache, key, len, hash);
+    slot->key = key;
+    slot->len = len;
+    slot->hash = hash;
+    slot->flags = flags;
+    slot->filled = 1;
+    cache->used++;
+    return 0;
+}
+
+/* ---- the walk ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const uint8_t *base;
+    int parents_mode;
+    /* scan_spans */
+    PyObject *key_flags, *classify, *flagged, *invalid;
+    KeyCache cache;
+    /* parents */
+    PyObject *traces, *parents;
+} Walk;
+
+/* Flags must be an int in 0..2**63-1 (a bit set); ValueError/TypeError name the key otherwise. */
+static int
+as_flags(PyObject *value, PyObject *key, const char *source, long long *out)
+{
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s for key %R must be an int, not %s", source, key,
+                     Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long flags = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (flags == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || flags < 0) {
+        PyErr_Format(PyExc_ValueError, "%s for key %R must be in 0..2**63-1, got %R", source, key,
+                     value);
+        return -1;
+    }
+    *out = flags;
+    return 0;
+}
+
+static int
+resolve_key(Walk *w, const uint8_t *key, Py_ssize_t len, long long *out)
+{
+    uint64_t hash = fnv1a(key, len);
+    Slot *slot = cache_find(&w->cache, key, len, hash);
+    if (slot->filled) {
+        *out = slot->flags;
+        return 0;
+    }
+    long long flags;
+    PyObject *name = PyBytes_FromStringAndSize((const char *)key, len);
+    if (name == NULL) {
+        return -1;
+    }
+    PyObject *value = PyDict_GetItemWithError(w->key_flags, name); /* borrowed */
+    if (value != NULL) {
+        Py_INCREF(value);
+        if (as_flags(value, name, "key_flags value", &flags) < 0) {
+            goto error;
+        }
+    }
+    else if (PyErr_Occurred()) {
+        Py_DECREF(name);
+        return -1;
+    }
+    else {
+        value = PyObject_CallOneArg(w->classify, name);
+        if (value == NULL) {
+            Py_DECREF(name);
+            return -1;
+        }
+        if (as_flags(value, name, "classify() result", &flags) < 0 ||
+            PyDict_SetItem(w->key_flags, name, value) < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(value);
+    Py_DECREF(name);
+    /* found again: cache_put may grow the table (classify() itself cannot reach this cache) */
+    if (cache_put(&w->cache, key, len, hash, flags) < 0) {
+        return -1;
+    }
+    *out = flags;
+    return 0;
+error:
+    Py_DECREF(value);
+    Py_DECREF(name);
+    return -1;
+}
+
+static int
+walk_key_value(Walk *w, const uint8_t *p, const uint8_t *end, long long *flags)
+{
+    const uint8_t *key = p;
+    Py_ssize_t key_len = 0; /* an absent key is the empty string */
+    Field f;
+    while (p < end) {
+        if (next_field(w->base, &p, end, "KeyValue", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 1 && f.wire_type == 2) {
+            key = f.start;
+            key_len = f.stop - f.start;
+        }
+    }
+    return resolve_key(w, key, key_len, flags);
+}
+
+static int
+append_tuple(PyObject *list, PyObject *item)
+{
+    if (item == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static int
+record_parent(Walk *w, const uint8_t *trace, const uint8_t *span, const uint8_t *parent,
+              Py_ssize_t parent_len)
+{
+    int rc = -1;
+    PyObject *trace_id = NULL, *span_id = NULL, *key = NULL, *parent_id = NULL;
+    trace_id = PyBytes_FromStringAndSize((const char *)trace, 16);
+    if (trace_id == NULL) {
+        goto done;
+    }
+    int found = PySet_Contains(w->traces, trace_id);
+    if (found <= 0) {
+        rc = found;
+        goto done;
+    }
+    span_id = PyBytes_FromStringAndSize((const char *)span, 8);
+    parent_id = PyBytes_FromStringAndSize((const char *)parent, parent_len);
+    if (span_id == NULL || parent_id == NULL) {
+        goto done;
+    }
+    key = PyTuple_Pack(2, trace_id, span_id);
+    if (key == NULL) {
+        goto done;
+    }
+    rc = PyDict_SetItem(w->parents, key, parent_id);
+done:
+    Py_XDECREF(trace_id);
+    Py_XDECREF(span_id);
+    Py_XDECREF(parent_id);
+    Py_XDECREF(key);
+    return rc;
+}
+
+static int
+walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
+{
+    const uint8_t *trace = p, *span = p, *parent = p;
+    Py_ssize_t trace_len = 0, span_len = 0, parent_len = 0;
+    long long flags = 0;
+    Field f;
+    while (p < end) {
+        if (next_field(w->base, &p, end, "Span", &f) < 0) {
+            return -1;
+        }
+        if (f.wire_type != 2) {
+            continue;
+        }
+        switch (f.number) {
+        case 1:
+            trace = f.start;
+            trace_len = f.stop - f.start;
+            break;
+        case 2:
+            span = f.start;
+            span_len = f.stop - f.start;
+            break;
+        case 4:
+            parent = f.start;
+            parent_len = f.stop - f.start;
+            break;
+        case 9:
+            if (!w->parents_mode) {
+                long long key_flags;
+                if (walk_key_value(w, f.start, f.stop, &key_flags) < 0) {
+                    return -1;
+                }
+                flags |= key_flags;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    if (trace_len != 16 || span_len != 8) {
+        return w->parents_mode ? 0 : append_tuple(w->invalid, Py_BuildValue("(nnn)", i, j, k));
+    }
+    if (w->parents_mode) {
+        return record_parent(w, trace, span, parent, parent_len);
+    }
+    if (flags != 0) {
+        return append_tuple(w->flagged, Py_BuildValue("(nnnL)", i, j, k, flags));
+    }
+    return 0;
+}
+
+static int
+walk_scope_spans(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_t j)
+{
+    Py_ssize_t k = 0;
+    Field f;
+    while (p < end) {
+        if (next_field(w->base, &p, end, "ScopeSpans", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 2 && f.wire_type == 2) {
+            if (walk_span(w, f.start, f.stop, i, j, k++) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+walk_resource_spans(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i)
+{
+    Py_ssize_t j = 0;
+    Field f;
+    while (p < end) {
+        if (next_field(w->base, &p, end, "ResourceSpans", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 2 && f.wire_type == 2) {
+            if (walk_scope_spans(w, f.start, f.stop, i, j++) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int
+walk_request(Walk *w, Py_ssize_t len)
+{
+    const uint8_t *p = w->base, *end;
+    Py_ssize_t i = 0;
+    Field f;
+    if (len == 0) {
+        return 0; /* an empty request; base may be any pointer, so no arithmetic on it */
+    }
+    end = p + len;
+    while (p < end) {
+        if (next_field(w->base, &p, end, "ExportTraceServiceRequest", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 1 && f.wire_type == 2) {
+            if (walk_resource_spans(w, f.start, f.stop, i++) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- module functions ---------------------------------------------------------------------- */
+
+PyDoc_STRVAR(scan_spans_doc,
+"scan_spans(body, key_flags, classify, /) -> (flagged, invalid)\n--\n\n"
+"Walks the spans of an encoded ExportTraceServiceRequest. flagged: [(i, j, k, flags)] for\n"
+"spans with valid ids whose attribute keys OR to non-zero flags (key_flags[key], or\n"
+"classify(key) stored into key_flags for a key not there yet); invalid: [(i, j, k)] for\n"
+"spans whose trace_id is not 16 bytes or span_id not 8. i, j, k index resource_spans,\n"
+"scope_spans and spans. Malformed bytes raise ValueError naming the problem and its offset.");
+
+static PyObject *
+scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer body;
+    PyObject *key_flags, *classify, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!O:scan_spans", &body, &PyDict_Type, &key_flags, &classify)) {
+        return NULL;
+    }
+    Walk w = {(const uint8_t *)body.buf, 0, key_flags, classify, NULL, NULL, {NULL, 0, 0},
+              NULL, NULL};
+    if (!PyCallable_Check(classify)) {
+        PyErr_Format(PyExc_TypeError, "classify must be callable, not %s", Py_TYPE(classify)->tp_name);
+        goto done;
+    }
+    if (cache_init(&w.cache) < 0) {
+        goto done;
+    }
+    w.flagged = PyList_New(0);
+    w.invalid = PyList_New(0);
+    if (w.flagged == NULL || w.invalid == NULL || walk_request(&w, body.len) < 0) {
+        goto done;
+    }
+    result = PyTuple_Pack(2, w.flagged, w.invalid);
+done:
+    Py_XDECREF(w.flagged);
+    Py_XDECREF(w.invalid);
+    PyMem_Free(w.cache.slots);
+    PyBuffer_Release(&body);
+    return result;
+}
+
+PyDoc_STRVAR(parents_doc,
+"parents(body, traces, /) -> {(trace_id, span_id): parent_span_id}\n--\n\n"
+"For every span with valid ids whose trace_id is in the set `traces`, its parent_span_id\n"
+"(b\"\" if absent). Attributes are not read. Malformed bytes raise ValueError.");
+
+static PyObject *
+parents(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer body;
+    PyObject *traces, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O:parents", &body, &traces)) {
+        return NULL;
+    }
+    Walk w = {(const uint8_t *)body.buf, 1, NULL, NULL, NULL, NULL, {NULL, 0, 0}, traces, NULL};
+    if (!PyAnySet_Check(traces)) {
+        PyErr_Format(PyExc_TypeError, "traces must be a set or frozenset, not %s",
+                     Py_TYPE(traces)->tp_name);
+        goto done;
+    }
+    w.parents = PyDict_New();
+    if (w.parents == NULL || walk_request(&w, body.len) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(w.parents);
+done:
+    Py_XDECREF(w.parents);
+    PyBuffer_Release(&body);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
+    {"parents", parents, METH_VARARGS, parents_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot slots[] = {
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "llmpulse.otlp._scan",
+    .m_doc = "Native scanner of encoded OTLP trace requests (see llmpulse.otlp.scan).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    return PyModuleDef_Init(&module_def);
+}

@@ -1,0 +1,12 @@
+"""Types of the native scanner (``_scan.c``); ``_scan_py.py`` has the same signatures."""
+
+from collections.abc import Callable
+
+from _typeshed import ReadableBuffer
+
+def scan_spans(
+    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]: ...
+def parents(
+    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
+) -> dict[tuple[bytes, bytes], bytes]: ...

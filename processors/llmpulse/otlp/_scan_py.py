@@ -1,0 +1,217 @@
+"""The native scanner's twin in Python (``_scan.c``): the same walk over the protobuf bytes of an
+``ExportTraceServiceRequest``, the same results and the same ``ValueError`` messages, used when
+the C extension is not built. Keep the two in step: tests/otlp/test_scan.py compares them on
+generated, mutated and random input.
+
+Only request → ResourceSpans (1) → ScopeSpans (2) → Span (2) → KeyValue (9) is entered; every
+other field is skipped by its wire type. Protobuf rules hold: any field order, the last
+occurrence of a singular field wins, a known number with the wrong wire type is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+_MASK64: Final = (1 << 64) - 1
+_FLAGS_LIMIT: Final = 1 << 63
+_MISSING: Final = object()
+
+Flagged = list[tuple[int, int, int, int]]
+Invalid = list[tuple[int, int, int]]
+
+
+def _varint(data: bytes, pos: int, end: int, message: str) -> tuple[int, int]:
+    """(value, position after it); bits past 64 are dropped, as protobuf does."""
+    start, value, i = pos, 0, 0
+    while True:
+        if i == 10:
+            raise ValueError(f"varint longer than 10 bytes at byte {start} (in {message})")
+        if pos >= end:
+            raise ValueError(f"truncated varint at byte {start} (in {message})")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            return value & _MASK64, pos
+        i += 1
+
+
+def _field(data: bytes, pos: int, end: int, message: str) -> tuple[int, int, int, int]:
+    """(number, wire type, start, stop) of the field at ``pos``; the next field is at ``stop``
+    (for wire type 2, ``data[start:stop]`` is the payload; otherwise start == stop)."""
+    tag_at = pos
+    tag = data[pos]
+    if tag < 0x80:
+        pos += 1
+    else:
+        tag, pos = _varint(data, pos, end, message)
+    number, wire = tag >> 3, tag & 7
+    if number == 0:
+        raise ValueError(f"field number 0 at byte {tag_at} (in {message})")
+    if wire == 2:
+        if pos < end and data[pos] < 0x80:
+            length = data[pos]
+            pos += 1
+        else:
+            length, pos = _varint(data, pos, end, message)
+        if length > end - pos:
+            raise ValueError(
+                f"field {number} at byte {tag_at}: length {length} runs past the end of its "
+                f"{message} (byte {end})"
+            )
+        return number, 2, pos, pos + length
+    if wire == 0:
+        pos = _varint(data, pos, end, message)[1]
+    elif wire in (1, 5):
+        size = 8 if wire == 1 else 4
+        if end - pos < size:
+            raise ValueError(f"truncated fixed{size * 8} field {number} at byte {tag_at} (in {message})")
+        pos += size
+    elif wire in (3, 4):
+        raise ValueError(
+            f"field {number} at byte {tag_at}: wire type {wire} (group) is not supported (in {message})"
+        )
+    else:
+        raise ValueError(f"field {number} at byte {tag_at}: invalid wire type {wire} (in {message})")
+    return number, wire, pos, pos
+
+
+def _as_flags(value: object, key: bytes, source: str) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{source} for key {key!r} must be an int, not {type(value).__name__}")
+    if not 0 <= value < _FLAGS_LIMIT:
+        raise ValueError(f"{source} for key {key!r} must be in 0..2**63-1, got {value!r}")
+    return int(value)
+
+
+def _contiguous(body: object) -> bytes:
+    """The bytes of a bytes-like object, refused as the C ``y*`` converter refuses them."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        raise TypeError(f"a bytes-like object is required, not '{type(body).__name__}'")
+    view = memoryview(body)  # type: ignore[arg-type]  # a TypeError for a non-buffer, as in C
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view.tobytes()
+
+
+class _Walk:
+    """One call's state: what ``_scan.c``'s ``Walk`` holds."""
+
+    __slots__ = ("classify", "data", "flagged", "invalid", "key_flags", "parents", "seen", "traces")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.key_flags: dict[bytes, int] = {}
+        self.classify: Callable[[bytes], int] | None = None
+        self.seen: dict[bytes, int] = {}  # each distinct key resolved once per call
+        self.flagged: Flagged = []
+        self.invalid: Invalid = []
+        self.traces: set[bytes] | frozenset[bytes] | None = None
+        self.parents: dict[tuple[bytes, bytes], bytes] = {}
+
+    def request(self) -> None:
+        data, pos, end, i = self.data, 0, len(self.data), 0
+        while pos < end:
+            number, wire, start, pos = _field(data, pos, end, "ExportTraceServiceRequest")
+            if number == 1 and wire == 2:
+                self.resource_spans(start, pos, i)
+                i += 1
+
+    def resource_spans(self, pos: int, end: int, i: int) -> None:
+        data, j = self.data, 0
+        while pos < end:
+            number, wire, start, pos = _field(data, pos, end, "ResourceSpans")
+            if number == 2 and wire == 2:
+                self.scope_spans(start, pos, i, j)
+                j += 1
+
+    def scope_spans(self, pos: int, end: int, i: int, j: int) -> None:
+        data, k = self.data, 0
+        while pos < end:
+            number, wire, start, pos = _field(data, pos, end, "ScopeSpans")
+            if number == 2 and wire == 2:
+                self.span(start, pos, i, j, k)
+                k += 1
+
+    def span(self, pos: int, end: int, i: int, j: int, k: int) -> None:
+        data, with_keys = self.data, self.traces is None
+        trace = span = parent = (0, 0)
+        flags = 0
+        while pos < end:
+            number, wire, start, pos = _field(data, pos, end, "Span")
+            if wire != 2:
+                continue
+            if number == 1:
+                trace = (start, pos)
+            elif number == 2:
+                span = (start, pos)
+            elif number == 4:
+                parent = (start, pos)
+            elif number == 9 and with_keys:
+                flags |= self.key_value(start, pos)
+        if trace[1] - trace[0] != 16 or span[1] - span[0] != 8:
+            if with_keys:
+                self.invalid.append((i, j, k))
+        elif not with_keys:
+            trace_id = data[trace[0] : trace[1]]
+            assert self.traces is not None
+            if trace_id in self.traces:
+                self.parents[(trace_id, data[span[0] : span[1]])] = data[parent[0] : parent[1]]
+        elif flags:
+            self.flagged.append((i, j, k, flags))
+
+    def key_value(self, pos: int, end: int) -> int:
+        data, key = self.data, (0, 0)  # an absent key is the empty string
+        while pos < end:
+            number, wire, start, pos = _field(data, pos, end, "KeyValue")
+            if number == 1 and wire == 2:
+                key = (start, pos)
+        name = data[key[0] : key[1]]
+        flags = self.seen.get(name)
+        if flags is None:
+            value: object = self.key_flags.get(name, _MISSING)
+            if value is _MISSING:
+                assert self.classify is not None
+                value = self.classify(name)
+                flags = _as_flags(value, name, "classify() result")
+                self.key_flags[name] = value  # type: ignore[assignment]  # an int: _as_flags checked
+            else:
+                flags = _as_flags(value, name, "key_flags value")
+            self.seen[name] = flags
+        return flags
+
+
+def scan_spans(
+    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+) -> tuple[Flagged, Invalid]:
+    """``(flagged, invalid)``: ``[(i, j, k, flags)]`` for spans with valid ids whose attribute
+    keys OR to non-zero flags, ``[(i, j, k)]`` for spans whose trace_id is not 16 bytes or
+    span_id not 8. A key missing from ``key_flags`` is classified and stored there."""
+    data = _contiguous(body)
+    if not isinstance(key_flags, dict):
+        raise TypeError(f"scan_spans() argument 2 must be dict, not {type(key_flags).__name__}")
+    if not callable(classify):
+        raise TypeError(f"classify must be callable, not {type(classify).__name__}")
+    walk = _Walk(data)
+    walk.key_flags, walk.classify = key_flags, classify
+    walk.request()
+    return walk.flagged, walk.invalid
+
+
+def parents(
+    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
+) -> dict[tuple[bytes, bytes], bytes]:
+    """``{(trace_id, span_id): parent_span_id}`` of every span with valid ids in ``traces``."""
+    data = _contiguous(body)
+    if not isinstance(traces, (set, frozenset)):
+        raise TypeError(f"traces must be a set or frozenset, not {type(traces).__name__}")
+    walk = _Walk(data)
+    walk.traces = traces
+    walk.request()
+    return walk.parents
