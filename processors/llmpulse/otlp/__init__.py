@@ -1,4 +1,9 @@
-"""OTLP plumbing shared by every stage: decoding requests and reading/writing attributes."""
+"""OTLP plumbing shared by every stage: decoding requests and reading/writing attributes.
+
+``llmpulse.otlp.scan`` reads span ids and attribute keys straight from a trace request's protobuf
+bytes (a C extension, with a pure-Python twin): ordinary spans, most of them, never become Python
+objects; only spans with LLM, credential or content keys or bad ids are visited through upb.
+"""
 
 from llmpulse.otlp._anyvalue import assign, attrs_to_dict, set_attributes, to_py
 from llmpulse.otlp._codec import (
