@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
-# llmpulse container image: the wheel is built in a builder stage; the final stage installs it
-# (with the `kubernetes` extra for pod metadata) on a slim Python base, with no compiler, no
-# build tools, no pip cache, and runs as an unprivileged user with a numeric uid (so Kubernetes'
-# runAsNonRoot can verify it).
+# llmpulse container image: the wheel (with its native OTLP scanner) is built in a builder stage;
+# the final stage installs it (with the `kubernetes` extra for pod metadata) on a slim Python base,
+# with no compiler, no build tools, no pip cache, and runs as an unprivileged user with a numeric
+# uid (so Kubernetes' runAsNonRoot can verify it).
 #
 #   docker build -t llmpulse:dev .
 #   docker run --rm -p 4317:4317 -p 4318:4318 -p 9464:9464 llmpulse:dev \
@@ -13,13 +13,19 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# A C compiler for the native OTLP scanner (llmpulse.otlp._scan, setup.py) that the wheel carries;
+# only this stage compiles.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 RUN python -m pip install --upgrade pip build
-COPY pyproject.toml ./
+COPY pyproject.toml setup.py ./
 COPY processors ./processors
 # README.md is the project's readme (pyproject `readme`); an empty one if it is not there yet.
 COPY README.m[d] ./
 RUN test -f README.md || touch README.md
 RUN python -m build --wheel --outdir /dist .
+# The extension is optional in setup.py (a checkout without a compiler still installs); the image
+# must not ship without it.
+RUN python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/otlp/_scan\.cpython-.*\.so'
 # Every dependency as a wheel too, so the final stage installs offline and needs no compiler.
 RUN python -m pip wheel --wheel-dir /dist "$(ls /dist/llmpulse-*.whl)[kubernetes]"
 

@@ -1,6 +1,7 @@
 """The container image, checked without a Docker engine: the Dockerfile's structure (multi-stage,
-no build tools in the final stage, numeric non-root user, entry point), its agreement with the
-chart (user, ports, config path, data dir), the build context, and the wheel it installs."""
+a compiler only in the builder, numeric non-root user, entry point), its agreement with the
+chart (user, ports, config path, data dir), the build context, and the wheel it installs (with
+the native scanner compiled in)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,19 @@ def test_multi_stage_with_a_slim_python_base(stages: list[Stage]) -> None:
     assert any("--wheel" in run or "pip wheel" in run for run in builder.all("RUN"))
 
 
+def test_builder_compiles_the_native_scanner_and_refuses_a_wheel_without_it(stages: list[Stage]) -> None:
+    builder = stages[0]
+    runs = builder.all("RUN")
+    install = next(i for i, run in enumerate(runs) if "apt-get install" in run)
+    assert {"gcc", "libc6-dev", "--no-install-recommends"} <= set(runs[install].split())
+    assert "rm -rf /var/lib/apt/lists/*" in runs[install]  # no apt lists in the layer
+    assert any("setup.py" in copy.split() for copy in builder.all("COPY"))  # it declares the extension
+    build = next(i for i, run in enumerate(runs) if "--wheel" in run)
+    assert install < build
+    check = runs[build + 1]  # setup.py marks the extension optional: the image must not be
+    assert "zipfile -l /dist/llmpulse-*.whl" in check and "llmpulse/otlp/_scan" in check
+
+
 def test_final_stage_has_no_build_tools_and_installs_offline_from_the_builder(stages: list[Stage]) -> None:
     final = stages[-1]
     runs = " ".join(final.all("RUN"))
@@ -116,7 +131,7 @@ def test_build_context_holds_what_the_builder_copies_and_nothing_else() -> None:
     ]
     assert rules[0] == "*"
     allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "processors"}
+    assert allowed == {"pyproject.toml", "setup.py", "README.md", "processors"}
     builder = parse(ROOT / "Dockerfile")[0]
     copied = {c.split()[0].rstrip("/").removeprefix("./") for c in builder.all("COPY")}
     assert {c.replace("README.m[d]", "README.md") for c in copied} <= allowed
@@ -126,10 +141,11 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
     """Built like the builder stage does, from a copy of the build context .dockerignore lets in."""
     context, out = tmp_path / "context", tmp_path / "dist"
     context.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         if (ROOT / name).exists():
             shutil.copy(ROOT / name, context / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    # as .dockerignore does: an in-place build's extension must not stand in for compiling one
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so")
     shutil.copytree(ROOT / "processors", context / "processors", ignore=ignore)
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     result = subprocess.run([*pip, "-w", str(out), str(context)], capture_output=True, text=True, timeout=240)
@@ -141,5 +157,9 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
         assert "llmpulse = llmpulse.cli:main" in archive.read(entry_points).decode()
     assert {"llmpulse/k8s/__init__.py", "llmpulse/enrich/prices.yaml", "llmpulse/py.typed"} <= names
+    # the native scanner, compiled for this interpreter, and its type stub
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    assert f"llmpulse/otlp/_scan{suffix}" in names, sorted(n for n in names if "_scan" in n)
+    assert {"llmpulse/otlp/_scan.pyi", "llmpulse/otlp/_scan_py.py", "llmpulse/otlp/scan.py"} <= names
     assert not any(n.startswith(("tests/", "helm/")) for n in names)
     assert "Provides-Extra: kubernetes" in metadata
