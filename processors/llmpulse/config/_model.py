@@ -368,7 +368,10 @@ class ForwardTargetConfig(_Strict):
     )
     #: deadline of one Export call, in seconds
     timeout_s: float = Field(default=10.0, gt=0, le=300)
-    compression: Literal["none", "gzip"] = "gzip"
+    #: ``none`` (default) suits a collector in the same pod, node or cluster: gRPC's gzip (zlib
+    #: level 6) costs ~12 ms of CPU per 435 KiB batch of 512 spans here, half of what the whole
+    #: pipeline spends on it, to save in-cluster bandwidth; ``gzip`` for cross-zone or metered links
+    compression: Literal["none", "gzip"] = "none"
 
     @field_validator("endpoint")
     @classmethod
