@@ -10,7 +10,8 @@ occurrence of a singular field wins, a known number with the wrong wire type is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -88,16 +89,16 @@ def _as_flags(value: object, key: bytes, source: str) -> int:
     return int(value)
 
 
-def _contiguous(body: object) -> bytes:
-    """The bytes of a bytes-like object, refused as the C ``y*`` converter refuses them."""
-    if isinstance(body, bytes):
-        return body
+@contextmanager
+def _exported(body: ReadableBuffer) -> Iterator[bytes]:
+    """The bytes of a bytes-like object, refused as C's ``y*`` refuses them, and held exported for
+    the call as C holds its buffer: a bytearray cannot be resized (by ``classify``) meanwhile."""
     if isinstance(body, str):
         raise TypeError(f"a bytes-like object is required, not '{type(body).__name__}'")
-    view = memoryview(body)  # type: ignore[arg-type]  # a TypeError for a non-buffer, as in C
-    if not view.c_contiguous:
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view.tobytes()
+    with memoryview(body) as view:
+        if not view.c_contiguous:
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        yield body if isinstance(body, bytes) else view.tobytes()
 
 
 class _Walk:
@@ -193,14 +194,14 @@ def scan_spans(
     """``(flagged, invalid)``: ``[(i, j, k, flags)]`` for spans with valid ids whose attribute
     keys OR to non-zero flags, ``[(i, j, k)]`` for spans whose trace_id is not 16 bytes or
     span_id not 8. A key missing from ``key_flags`` is classified and stored there."""
-    data = _contiguous(body)
-    if not isinstance(key_flags, dict):
-        raise TypeError(f"scan_spans() argument 2 must be dict, not {type(key_flags).__name__}")
-    if not callable(classify):
-        raise TypeError(f"classify must be callable, not {type(classify).__name__}")
-    walk = _Walk(data)
-    walk.key_flags, walk.classify = key_flags, classify
-    walk.request()
+    with _exported(body) as data:
+        if not isinstance(key_flags, dict):
+            raise TypeError(f"scan_spans() argument 2 must be dict, not {type(key_flags).__name__}")
+        if not callable(classify):
+            raise TypeError(f"classify must be callable, not {type(classify).__name__}")
+        walk = _Walk(data)
+        walk.key_flags, walk.classify = key_flags, classify
+        walk.request()
     return walk.flagged, walk.invalid
 
 
@@ -208,10 +209,10 @@ def parents(
     body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
 ) -> dict[tuple[bytes, bytes], bytes]:
     """``{(trace_id, span_id): parent_span_id}`` of every span with valid ids in ``traces``."""
-    data = _contiguous(body)
-    if not isinstance(traces, (set, frozenset)):
-        raise TypeError(f"traces must be a set or frozenset, not {type(traces).__name__}")
-    walk = _Walk(data)
-    walk.traces = traces
-    walk.request()
+    with _exported(body) as data:
+        if not isinstance(traces, (set, frozenset)):
+            raise TypeError(f"traces must be a set or frozenset, not {type(traces).__name__}")
+        walk = _Walk(data)
+        walk.traces = traces
+        walk.request()
     return walk.parents
