@@ -195,6 +195,59 @@ def test_a_key_is_classified_once_per_scan_even_if_classify_empties_the_dict(imp
     assert key_flags == {b"x": 0}
 
 
+def c_table_hash(key: bytes) -> int:
+    """``hash_key`` of _scan.c (on a little-endian machine), to aim keys at one slot of its table."""
+    mask = 2**64 - 1
+    h, word = 0x9E3779B97F4A7C15 ^ len(key), 0
+    if len(key) >= 8:
+        for at in range(0, len(key) - 8, 8):
+            h = ((h ^ int.from_bytes(key[at : at + 8], "little")) * 0xBF58476D1CE4E5B9) & mask
+            h ^= h >> 31
+        word = int.from_bytes(key[-8:], "little")
+    else:
+        word = int.from_bytes(key, "little")
+    h = ((h ^ word) * 0x94D049BB133111EB) & mask
+    h = ((h ^ (h >> 32)) * 0xD6E8FEB86659FD93) & mask
+    return h ^ (h >> 32)
+
+
+def colliding_keys(count: int, slot: int = 5) -> list[str]:
+    """``count`` keys whose home slot in the C module's first table (64 slots) is ``slot``."""
+    keys, n = [], 0
+    while len(keys) < count:
+        key = f"gen_ai.k{n}"
+        if c_table_hash(key.encode()) & 63 == slot:
+            keys.append(key)
+        n += 1
+    return keys
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=IMPL_IDS)
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [f"custom.{n}" for n in range(5000)],  # past the C table's 2,048 keys: the rest overflow
+        colliding_keys(40),  # one probe path: after 16 the C table refuses them (flooding)
+    ],
+    ids=["5000-distinct-keys", "40-colliding-keys"],
+)
+def test_keys_the_c_table_cannot_hold_are_still_resolved_once(impl: ModuleType, keys: list[str]) -> None:
+    spans = [span(bytes([n]) * 16, b"s" * 8, *keys[n::3], "gen_ai.system") for n in range(3)]
+    body = request([spans, spans])  # every key twice: the second time from a cache
+    key_flags: dict[bytes, int] = {}
+    counting = Counting()
+
+    def forgetful(key: bytes) -> int:
+        key_flags.clear()  # so that a key looked up again would be classified again
+        return counting(key) | (CONTENT if key.endswith(b"7") else 0)
+
+    flags = [LLM | (CONTENT if any(k.endswith("7") for k in keys[n::3]) else 0) for n in range(3)]
+    expected = [(0, j, k, flags[k]) for j in range(2) for k in range(3)]
+    assert impl.scan_spans(body, key_flags, forgetful) == (expected, [])
+    first_seen = [*keys[0::3], "gen_ai.system", *keys[1::3], *keys[2::3]]
+    assert counting.calls == [k.encode() for k in first_seen]  # each once, in wire order
+
+
 def test_spans_with_invalid_ids_are_listed_not_flagged() -> None:
     body = request(
         [

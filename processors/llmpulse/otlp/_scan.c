@@ -135,38 +135,68 @@ next_field(const uint8_t *base, const uint8_t **pp, const uint8_t *end, const ch
 /* ---- per-call key cache ---------------------------------------------------------------------
  * Each distinct attribute key is looked up in key_flags (or classified) once per call; after
  * that a span's key costs a hash of its bytes and a memcmp, with no Python object made. Keys
- * point into the caller's buffer, which stays exported (so unchanged) for the whole call. */
+ * point into the caller's buffer, which stays exported (so unchanged) for the whole call.
+ *
+ * The hash is fast, not secret, so a sender could make keys collide. Probing therefore stops
+ * after PROBE_LIMIT slots and the table stops growing at MAX_SLOTS: a key that does not fit goes
+ * to `overflow`, a Python dict (SipHash with a per-process key). The cost per attribute stays
+ * bounded whatever the keys, and the resolved-once rule holds either way. */
+
+#define FIRST_SLOTS 64
+#define MAX_SLOTS 4096
+#define PROBE_LIMIT 16
 
 typedef struct {
-    const uint8_t *key;
+    const uint8_t *key; /* NULL: an empty slot */
     Py_ssize_t len;
     uint64_t hash;
     long long flags;
-    int filled;
 } Slot;
 
 typedef struct {
     Slot *slots;
-    size_t mask; /* capacity - 1, capacity a power of two */
+    size_t mask;   /* capacity - 1, capacity a power of two */
     size_t used;
+    int grows;     /* 0 once growing failed or reached MAX_SLOTS */
+    PyObject *overflow; /* {key bytes: flags int} for keys the table does not hold; NULL until needed */
 } KeyCache;
 
+/* 8 bytes at a time (the last 8 overlapping the previous word): most keys are 10-40 bytes, and a
+ * byte-wise FNV-1a was a third of the whole scan. */
 static uint64_t
-fnv1a(const uint8_t *key, Py_ssize_t len)
+hash_key(const uint8_t *key, Py_ssize_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        h = (h ^ key[i]) * 0x100000001b3ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
+    uint64_t word = 0;
+    if (len >= 8) {
+        const uint8_t *last = key + len - 8;
+        for (; key < last; key += 8) {
+            memcpy(&word, key, 8);
+            h = (h ^ word) * 0xbf58476d1ce4e5b9ULL;
+            h ^= h >> 31;
+        }
+        memcpy(&word, last, 8);
     }
-    return h;
+    else {
+        for (Py_ssize_t i = 0; i < len; i++) {
+            word |= (uint64_t)key[i] << (8 * i);
+        }
+    }
+    h = (h ^ word) * 0x94d049bb133111ebULL;
+    /* a product's low bits see only its operands' low bits, and the table indexes by low bits:
+     * fold the high half down (splitmix64's finaliser), or keys ending in "0".."9" would collide */
+    h = (h ^ (h >> 32)) * 0xd6e8feb86659fd93ULL;
+    return h ^ (h >> 32);
 }
 
 static int
 cache_init(KeyCache *cache)
 {
-    cache->mask = 63;
+    cache->mask = FIRST_SLOTS - 1;
     cache->used = 0;
-    cache->slots = PyMem_Calloc(cache->mask + 1, sizeof(Slot));
+    cache->grows = 1;
+    cache->overflow = NULL;
+    cache->slots = PyMem_Calloc(FIRST_SLOTS, sizeof(Slot));
     if (cache->slots == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -174,51 +204,87 @@ cache_init(KeyCache *cache)
     return 0;
 }
 
-static Slot *
-cache_find(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash)
+static void
+cache_free(KeyCache *cache)
 {
-    size_t i = (size_t)hash & cache->mask;
-    for (;;) {
-        Slot *slot = &cache->slots[i];
-        if (!slot->filled ||
+    PyMem_Free(cache->slots);
+    cache->slots = NULL;
+    Py_CLEAR(cache->overflow);
+}
+
+/* The slot holding `key`, else the first empty slot on its probe path, else NULL (path full). */
+static Slot *
+cache_find(Slot *slots, size_t mask, const uint8_t *key, Py_ssize_t len, uint64_t hash)
+{
+    size_t i = (size_t)hash & mask;
+    for (int probe = 0; probe < PROBE_LIMIT; probe++) {
+        Slot *slot = &slots[i];
+        if (slot->key == NULL ||
             (slot->hash == hash && slot->len == len && memcmp(slot->key, key, (size_t)len) == 0)) {
             return slot;
         }
-        i = (i + 1) & cache->mask;
+        i = (i + 1) & mask;
     }
+    return NULL;
 }
 
-static int
-cache_put(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash, long long flags)
+/* Doubles the table; on any failure (memory, an entry with no room) keeps the old one as it is. */
+static void
+cache_grow(KeyCache *cache)
 {
-    if ((cache->used + 1) * 2 > cache->mask + 1) { /* keep at most half full */
-        KeyCache bigger = {NULL, cache->mask * 2 + 1, cache->used};
-        if (cache->mask > ((size_t)PY_SSIZE_T_MAX / sizeof(Slot)) / 4) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        bigger.slots = PyMem_Calloc(bigger.mask + 1, sizeof(Slot));
-        if (bigger.slots == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        for (size_t i = 0; i <= cache->mask; i++) {
-            Slot *old = &cache->slots[i];
-            if (old->filled) {
-                *cache_find(&bigger, old->key, old->len, old->hash) = *old;
-            }
-        }
-        PyMem_Free(cache->slots);
-        *cache = bigger;
+    size_t mask = cache->mask * 2 + 1;
+    Slot *slots = PyMem_Calloc(mask + 1, sizeof(Slot));
+    if (slots == NULL) {
+        cache->grows = 0;
+        return;
     }
-    Slot *slot = cache_find(cache, key, len, hash);
-    slot->key = key;
-    slot->len = len;
-    slot->hash = hash;
-    slot->flags = flags;
-    slot->filled = 1;
-    cache->used++;
-    return 0;
+    for (size_t i = 0; i <= cache->mask; i++) {
+        Slot *old = &cache->slots[i];
+        if (old->key != NULL) {
+            Slot *slot = cache_find(slots, mask, old->key, old->len, old->hash);
+            if (slot == NULL) {
+                PyMem_Free(slots);
+                cache->grows = 0;
+                return;
+            }
+            *slot = *old;
+        }
+    }
+    PyMem_Free(cache->slots);
+    cache->slots = slots;
+    cache->mask = mask;
+    cache->grows = mask + 1 < MAX_SLOTS;
+}
+
+/* Remembers a resolved key: in the table if it has room on the key's path, else in `overflow`. */
+static int
+cache_put(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash, PyObject *name,
+          long long flags)
+{
+    if ((cache->used + 1) * 2 > cache->mask + 1 && cache->grows) { /* keep it at most half full */
+        cache_grow(cache);
+    }
+    if ((cache->used + 1) * 2 <= cache->mask + 1) {
+        Slot *slot = cache_find(cache->slots, cache->mask, key, len, hash);
+        if (slot != NULL) {
+            slot->key = key;
+            slot->len = len;
+            slot->hash = hash;
+            slot->flags = flags;
+            cache->used++;
+            return 0;
+        }
+    }
+    if (cache->overflow == NULL && (cache->overflow = PyDict_New()) == NULL) {
+        return -1;
+    }
+    PyObject *value = PyLong_FromLongLong(flags);
+    if (value == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(cache->overflow, name, value);
+    Py_DECREF(value);
+    return rc;
 }
 
 /* ---- the walk ------------------------------------------------------------------------------ */
@@ -259,9 +325,10 @@ as_flags(PyObject *value, PyObject *key, const char *source, long long *out)
 static int
 resolve_key(Walk *w, const uint8_t *key, Py_ssize_t len, long long *out)
 {
-    uint64_t hash = fnv1a(key, len);
-    Slot *slot = cache_find(&w->cache, key, len, hash);
-    if (slot->filled) {
+    KeyCache *cache = &w->cache;
+    uint64_t hash = hash_key(key, len);
+    Slot *slot = cache_find(cache->slots, cache->mask, key, len, hash);
+    if (slot != NULL && slot->key != NULL) {
         *out = slot->flags;
         return 0;
     }
@@ -270,7 +337,20 @@ resolve_key(Walk *w, const uint8_t *key, Py_ssize_t len, long long *out)
     if (name == NULL) {
         return -1;
     }
-    PyObject *value = PyDict_GetItemWithError(w->key_flags, name); /* borrowed */
+    PyObject *value;
+    if (cache->overflow != NULL) {
+        value = PyDict_GetItemWithError(cache->overflow, name); /* borrowed; an int we made */
+        if (value != NULL) {
+            *out = PyLong_AsLongLong(value);
+            Py_DECREF(name);
+            return 0;
+        }
+        if (PyErr_Occurred()) {
+            Py_DECREF(name);
+            return -1;
+        }
+    }
+    value = PyDict_GetItemWithError(w->key_flags, name); /* borrowed */
     if (value != NULL) {
         Py_INCREF(value);
         if (as_flags(value, name, "key_flags value", &flags) < 0) {
@@ -293,11 +373,12 @@ resolve_key(Walk *w, const uint8_t *key, Py_ssize_t len, long long *out)
         }
     }
     Py_DECREF(value);
-    Py_DECREF(name);
-    /* found again: cache_put may grow the table (classify() itself cannot reach this cache) */
-    if (cache_put(&w->cache, key, len, hash, flags) < 0) {
+    /* classify() ran Python code but cannot reach this cache: put it where it fits now */
+    if (cache_put(cache, key, len, hash, name, flags) < 0) {
+        Py_DECREF(name);
         return -1;
     }
+    Py_DECREF(name);
     *out = flags;
     return 0;
 error:
@@ -497,7 +578,7 @@ scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "y*O!O:scan_spans", &body, &PyDict_Type, &key_flags, &classify)) {
         return NULL;
     }
-    Walk w = {(const uint8_t *)body.buf, 0, key_flags, classify, NULL, NULL, {NULL, 0, 0},
+    Walk w = {(const uint8_t *)body.buf, 0, key_flags, classify, NULL, NULL, {NULL, 0, 0, 0, NULL},
               NULL, NULL};
     if (!PyCallable_Check(classify)) {
         PyErr_Format(PyExc_TypeError, "classify must be callable, not %s", Py_TYPE(classify)->tp_name);
@@ -515,7 +596,7 @@ scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
 done:
     Py_XDECREF(w.flagged);
     Py_XDECREF(w.invalid);
-    PyMem_Free(w.cache.slots);
+    cache_free(&w.cache);
     PyBuffer_Release(&body);
     return result;
 }
@@ -533,7 +614,8 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "y*O:parents", &body, &traces)) {
         return NULL;
     }
-    Walk w = {(const uint8_t *)body.buf, 1, NULL, NULL, NULL, NULL, {NULL, 0, 0}, traces, NULL};
+    Walk w = {(const uint8_t *)body.buf, 1, NULL, NULL, NULL, NULL, {NULL, 0, 0, 0, NULL}, traces,
+              NULL};
     if (!PyAnySet_Check(traces)) {
         PyErr_Format(PyExc_TypeError, "traces must be a set or frozenset, not %s",
                      Py_TYPE(traces)->tp_name);
