@@ -1,0 +1,99 @@
+"""Coverage-guided fuzzing (atheris) of the span scanner: the C module ``llmpulse.otlp._scan``
+against its Python twin on libFuzzer's mutations of real trace requests.
+
+A script, not a pytest module. The twin is instrumented (gcc builds of the C module are not), so
+libFuzzer keeps inputs that reach new branches of the shared wire walk; each input goes through
+both. A crash is any exception other than ``ValueError``, a different result, ``key_flags`` or
+classify sequence, a different ``ValueError`` message, or a fault in the C code::
+
+    pip install atheris
+    python tests/fuzz/atheris_scan.py -max_total_time=300 -rss_limit_mb=2048
+
+Seeds: every captured ``*.traces.pb`` fixture and a few benchmark batches. For memory errors,
+run it against an AddressSanitizer build of ``_scan.c`` (``gcc -shared -fPIC
+-fsanitize=address,undefined``, then ``LD_PRELOAD=$(gcc -print-file-name=libasan.so)
+PYTHONMALLOC=malloc``); inputs are copied to exactly-sized buffers so that a one-byte over-read
+is caught.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import atheris
+
+with atheris.instrument_imports(include=["llmpulse"]):
+    from llmpulse.otlp import _scan_py
+
+from llmpulse.otlp import _scan as native
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
+
+_libc = ctypes.CDLL(None)
+_libc.malloc.restype = ctypes.c_void_p
+_libc.malloc.argtypes = [ctypes.c_size_t]
+_libc.free.argtypes = [ctypes.c_void_p]
+
+
+def classify(key: bytes) -> int:
+    return (1 if key.startswith((b"gen_ai.", b"llm.")) else 0) | (2 if b"key" in key else 0)
+
+
+def outcome(fn: Any, body: Any, traces: set[bytes]) -> tuple[Any, ...]:
+    key_flags: dict[bytes, int] = {b"http.method": 0}
+    calls: list[bytes] = []
+
+    def counting(key: bytes) -> int:
+        calls.append(key)
+        return classify(key)
+
+    try:
+        result = (fn.scan_spans(body, key_flags, counting), fn.parents(body, traces))
+    except ValueError as exc:
+        result = ("ValueError", str(exc))
+    return result, list(key_flags.items()), calls
+
+
+def one_input(data: bytes) -> None:
+    traces = {data[i : i + 16] for i in range(0, min(len(data), 256), 8)}
+    expected = outcome(_scan_py, data, traces)
+    if not data:
+        got = outcome(native, data, traces)
+    else:  # exactly its size, not a bytes object's padded block: an over-read hits a redzone
+        block = _libc.malloc(len(data))
+        ctypes.memmove(block, data, len(data))
+        try:
+            got = outcome(native, (ctypes.c_char * len(data)).from_address(block), traces)
+        finally:
+            _libc.free(block)
+    if got != expected:
+        raise AssertionError(f"C and Python scanners differ:\n  C:      {got}\n  Python: {expected}")
+
+
+def seed_corpus(directory: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.loadgen import build_load
+
+    bodies = [path.read_bytes() for path in sorted(FIXTURES.glob("*/*.traces.pb"))]
+    bodies += [b.body for b in build_load(batches=2, spans_per_batch=16, seed=9)]
+    for n, body in enumerate(bodies):
+        (directory / f"seed-{n:03d}").write_bytes(body)
+
+
+def main() -> None:
+    argv = list(sys.argv)
+    if not any(not a.startswith("-") for a in argv[1:]):  # no corpus or input given: use the seeds
+        corpus = Path(tempfile.mkdtemp(prefix="llmpulse-atheris-scan-"))
+        seed_corpus(corpus)
+        argv.append(str(corpus))
+    atheris.Setup(argv, one_input)
+    atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
