@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             body = batch.stamped(number)
             number += 1
             outcome = pipeline.consume(
-                "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body)
+                "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body), body=body
             )
             spans += outcome.accepted
         return spans

@@ -33,8 +33,9 @@ from llmpulse.enrich import (
     write_back,
 )
 from llmpulse.normalise import Deduplicator, Recogniser
-from llmpulse.normalise._dedup import Candidate, SpanKey
+from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import Signal, attrs_to_dict
+from llmpulse.otlp.scan import parents, scan_spans
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -121,6 +122,8 @@ class Pipeline:
         self._content_mode = config.enrich.redaction.content
         self._truncate = config.enrich.redaction.truncate_chars
         self._key_flags: dict[str, int] = {}
+        self._key_flags_b: dict[bytes, int] = {}
+        self._classify_b: Callable[[bytes], int] = lambda key: self._flags(key.decode(errors="replace"))
         self._received = {
             s: {p: selfmetrics.received.labels(signal=s, protocol=p) for p in ("grpc", "http")}
             for s in ("traces", "logs", "metrics")
@@ -128,12 +131,21 @@ class Pipeline:
 
     # -- entry point -------------------------------------------------------------------------
     def consume(
-        self, signal: Signal, request: Any, *, protocol: str, size: int, peer: str | None = None
+        self,
+        signal: Signal,
+        request: Any,
+        *,
+        protocol: str,
+        size: int,
+        peer: str | None = None,
+        body: bytes | None = None,
     ) -> Outcome:
+        """Run one decoded request through the stages. ``body`` is the protobuf the request was
+        decoded from, when there is one (it spares re-encoding it for the span scanner)."""
         for exporter in self.exporters:
             exporter.admit(signal, size)
         if signal == "traces":
-            outcome = self._traces(request, peer)
+            outcome = self._traces(request, peer, body)
         elif signal == "logs":
             outcome = self._logs(request, peer)
         else:
@@ -157,14 +169,36 @@ class Pipeline:
             self._key_flags[key] = flags
         return flags
 
-    def _traces(self, request: Any, peer: str | None) -> Outcome:
+    def _scan(self, request: Any, body: bytes | None) -> tuple[bytes, list[tuple[int, int, int, int]], Any]:
+        """The spans worth a look, read from the encoded request: ordinary spans (no LLM,
+        credential or content key) never become Python objects (``llmpulse.otlp.scan``)."""
+        if body is None:
+            body = request.SerializeToString()
+        if len(self._key_flags_b) > 20_000:
+            self._key_flags_b.clear()
+        try:
+            flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
+        except ValueError:
+            # valid protobuf the scanner does not read (an unknown field encoded as a group):
+            # drop the unknown fields and scan upb's re-encoding of what is left
+            request.DiscardUnknownFields()
+            body = request.SerializeToString()
+            flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
+        return body, flagged, invalid
+
+    def _traces(self, request: Any, peer: str | None, body: bytes | None) -> Outcome:
         outcome = Outcome()
         candidates: list[Candidate] = []
         to_redact: list[Span] = []
-        invalid = 0
         recogniser = self.recogniser
-        key_flags = self._key_flags
-        for rs in request.resource_spans:
+        body, flagged, invalid = self._scan(request, body)
+        hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for i, j, k, flags in flagged:
+            hits.setdefault((i, j), []).append((k, flags))
+        bad: dict[tuple[int, int], list[int]] = {}
+        for i, j, k in invalid:
+            bad.setdefault((i, j), []).append(k)
+        for i, rs in enumerate(request.resource_spans):
             resource = self._resource(rs.resource, peer)
             service = resource.get("service.name")
             service_name = service if isinstance(service, str) and service else None
@@ -172,23 +206,20 @@ class Pipeline:
                 str(resource.get(k, ""))
                 for k in ("service.name", "service.instance.id", "host.name", "k8s.pod.name")
             )
-            for ss in rs.scope_spans:
+            for j, ss in enumerate(rs.scope_spans):
+                spans = ss.spans
+                outcome.accepted += len(spans) - len(bad.get((i, j), ()))
                 scope = ss.scope.name
                 scope_dialect = recogniser.scope_dialect(scope)
-                bad: list[int] = []
-                for index, span in enumerate(ss.spans):
-                    if len(span.trace_id) != 16 or len(span.span_id) != 8:
-                        bad.append(index)
-                        continue
-                    flags = 0
-                    # the hottest loop (every attribute of every span): a plain dict hit, the
-                    # method call only for a key not seen before
-                    for kv in span.attributes:
-                        key = kv.key
-                        try:
-                            flags |= key_flags[key]
-                        except KeyError:
-                            flags |= self._flags(key)
+                work = hits.get((i, j))
+                if scope_dialect is not None:  # a dialect's own scope: every valid span is a call
+                    known = dict(work or ())
+                    skip = set(bad.get((i, j), ()))
+                    work = [(k, known.get(k, 0)) for k in range(len(spans)) if k not in skip]
+                elif work is None:
+                    continue
+                for k, flags in work:
+                    span = spans[k]
                     if scope_dialect is None and not flags & _LLM:
                         if flags & _CONTENT:  # e.g. an agent span carrying the conversation
                             self._redact_span(span)
@@ -216,13 +247,8 @@ class Pipeline:
                             extras={"span": span},
                         )
                     )
-                if bad:
-                    invalid += len(bad)
-                    for index in reversed(bad):
-                        del ss.spans[index]
-                outcome.accepted += len(ss.spans)
 
-        self.dedup.resolve(candidates, lambda traces: _parents(request, traces))
+        self.dedup.resolve(candidates, lambda traces: parents(body, traces))
         counted: list[LLMCall] = []
         for cand in candidates:
             span = cand.extras["span"]
@@ -238,9 +264,13 @@ class Pipeline:
             self._redact_span(span)
         self.spanmetrics.record(counted)
         if invalid:
-            outcome.rejected = invalid
-            outcome.message = f"{invalid} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
-            self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(invalid)
+            for (i, j), indices in bad.items():
+                spans = request.resource_spans[i].scope_spans[j].spans
+                for k in reversed(indices):  # wire order, so ascending: delete the last first
+                    del spans[k]
+            outcome.rejected = len(invalid)
+            outcome.message = f"{len(invalid)} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
+            self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(len(invalid))
         return outcome
 
     def _resource(self, resource: Any, peer: str | None) -> dict[str, Any]:
@@ -315,16 +345,6 @@ class Pipeline:
                     if kind is not None:
                         outcome.accepted += len(getattr(metric, kind).data_points)
         return outcome
-
-
-def _parents(request: Any, traces: set[bytes]) -> dict[SpanKey, bytes]:
-    parents: dict[SpanKey, bytes] = {}
-    for rs in request.resource_spans:
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                if span.trace_id in traces:
-                    parents[(span.trace_id, span.span_id)] = span.parent_span_id
-    return parents
 
 
 Clock = Callable[[], float]

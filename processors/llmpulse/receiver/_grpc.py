@@ -148,7 +148,12 @@ class GRPCReceiver:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
                 try:
                     outcome = self._pipeline.consume(
-                        signal, request, protocol="grpc", size=len(body), peer=_peer(metadata, context)
+                        signal,
+                        request,
+                        protocol="grpc",
+                        size=len(body),
+                        peer=_peer(metadata, context),
+                        body=body,
                     )
                 except Backpressure as exc:
                     # OTLP/gRPC throttling: back-pressure MUST be UNAVAILABLE, with RetryInfo

@@ -148,6 +148,7 @@ class HTTPReceiver:
                 protocol="http",
                 size=len(body),
                 peer=request.headers.get("X-Forwarded-For") or request.remote,
+                body=None if as_json else body,
             )
         except Backpressure as exc:
             return self._refuse(signal, "queue_full", 503, str(exc), as_json, exc.retry_after_s)
