@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from llmpulse.otlp import request_to_json, set_attributes
+from llmpulse.otlp.scan import scan_spans
 from llmpulse.pipeline import Backpressure
 from llmpulse.server import Gateway
 from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
@@ -303,3 +304,47 @@ def test_otlp_json_with_hex_ids_and_int_enums(gateway: Gateway) -> None:
         )
         == 100
     )
+
+
+def _group(field: int, content: bytes = b"\x08\x01") -> bytes:
+    """An unknown field encoded as a (deprecated, still valid) protobuf group."""
+    return bytes([field << 3 | 3]) + content + bytes([field << 3 | 4])
+
+
+def test_unknown_group_field_is_read_like_any_request(gateway: Gateway, capture: CaptureExporter) -> None:
+    # upb accepts a group as an unknown field; the span scanner does not read groups, so the
+    # pipeline drops the unknown fields and scans the re-encoded request instead of failing
+    request = _request({"http.route": "/cart"}, dict(LLM), {"http.route": "/x"})
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[2].span_id = b"\x01"  # invalid, refused
+    body = request.SerializeToString() + _group(15)
+    reencoded = ExportTraceServiceRequest.FromString(body).SerializeToString()
+    assert reencoded.endswith(_group(15))  # upb takes it and keeps it as an unknown field
+    with pytest.raises(ValueError, match="group"):
+        scan_spans(body, {}, lambda key: 0)
+    response = ExportTraceServiceResponse.FromString(_grpc(gateway, body))
+    assert response.partial_success.rejected_spans == 1
+    assert _value(gateway, "llmpulse_calls_recognised_total", dialect="semconv") == 1
+    assert _value(gateway, "llmpulse_received_items_total", signal="traces", protocol="grpc") == 2
+    exported = capture.spans()
+    assert [s.span_id for s in exported] == [spans[0].span_id, spans[1].span_id]
+    assert {kv.key: kv.value.string_value for kv in exported[1].attributes}["llmpulse.dialect"] == "semconv"
+
+
+def test_invalid_spans_in_several_scopes_are_refused_and_the_rest_processed(
+    gateway: Gateway, capture: CaptureExporter
+) -> None:
+    request = _request({"http.route": "/a"}, dict(LLM), {"http.route": "/b"}, dict(LLM))
+    first = request.resource_spans[0].scope_spans[0]
+    second = request.resource_spans[0].scope_spans.add()
+    second.scope.name = "other"
+    second.spans.extend([first.spans[2], first.spans[3]])
+    del first.spans[2:]
+    first.spans[0].trace_id = b""  # invalid in the first scope, before the LLM span
+    second.spans[0].span_id = b"\x00" * 9  # and in the second scope, before the other one
+    response = ExportTraceServiceResponse.FromString(_grpc(gateway, request.SerializeToString()))
+    assert response.partial_success.rejected_spans == 2
+    assert _value(gateway, "llmpulse_calls_recognised_total", dialect="semconv") == 2
+    assert [s.span_id for s in capture.spans()] == [first.spans[1].span_id, second.spans[1].span_id]
+    for span in capture.spans():
+        assert {kv.key for kv in span.attributes} >= {"llmpulse.dialect", "llmpulse.cost.usd"}
