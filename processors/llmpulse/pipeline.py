@@ -244,7 +244,7 @@ class Pipeline:
                             span.parent_span_id,
                             span.start_time_unix_nano,
                             span.end_time_unix_nano,
-                            extras={"span": span},
+                            extras={"span": span, "attrs": view.attrs},
                         )
                     )
 
@@ -259,7 +259,9 @@ class Pipeline:
                 self.selfmetrics.calls_recognised.labels(dialect=cand.call.dialect).inc()
             else:
                 self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
-            write_back(span.attributes, cand.call, cand.duplicate_of)
+            attrs = cand.extras["attrs"]
+            assert isinstance(attrs, dict)
+            write_back(span.attributes, cand.call, cand.duplicate_of, attrs)
         for span in to_redact:
             self._redact_span(span)
         self.spanmetrics.record(counted)

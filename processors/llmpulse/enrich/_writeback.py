@@ -7,7 +7,7 @@ What the app sent is kept: a semconv key whose value changes is first copied to
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Mapping, MutableSequence
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -39,7 +39,13 @@ def canonical_attributes(call: LLMCall) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def write_back(attributes: MutableSequence[KeyValue], call: LLMCall, duplicate_of: bytes | None) -> None:
+def write_back(
+    attributes: MutableSequence[KeyValue],
+    call: LLMCall,
+    duplicate_of: bytes | None,
+    current: Mapping[str, Any] | None = None,
+) -> None:
+    """``current``: the span's attributes as a dict, when the caller read them already."""
     values = canonical_attributes(call)
     if duplicate_of is not None:
         values = {
@@ -51,4 +57,4 @@ def write_back(attributes: MutableSequence[KeyValue], call: LLMCall, duplicate_o
         values["llmpulse.counted"] = True
         if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None):
             values["llmpulse.unpriced"] = True
-    set_attributes(attributes, values, keep_original=True)
+    set_attributes(attributes, values, keep_original=True, current=current)

@@ -66,13 +66,31 @@ _EXACT_TYPES = frozenset({str, int, bool, bytes})
 
 
 def set_attributes(
-    attributes: MutableSequence[KeyValue], values: Mapping[str, Any], *, keep_original: bool = False
+    attributes: MutableSequence[KeyValue],
+    values: Mapping[str, Any],
+    *,
+    keep_original: bool = False,
+    current: Mapping[str, Any] | None = None,
 ) -> None:
     """Upsert ``values`` into ``attributes`` in place.
 
     With ``keep_original``, a key whose existing value differs is first copied to
-    ``llmpulse.original.<key>`` so that normalisation never loses what the app sent.
+    ``llmpulse.original.<key>`` so that normalisation never loses what the app sent. ``current``,
+    when the caller has it, is ``attrs_to_dict(attributes)`` as it is now: keys it lacks are
+    appended without indexing (and reading back) every attribute the span already has.
     """
+    if current is not None:
+        for key, value in values.items():
+            if key not in current:
+                kv = attributes.add()  # type: ignore[attr-defined]
+                kv.key = key
+                assign(kv.value, value)
+                continue
+            old = current[key]
+            if type(old) is type(value) and type(value) in _EXACT_TYPES and old == value:
+                continue
+            set_attributes(attributes, {key: value}, keep_original=keep_original)
+        return
     index = {kv.key: i for i, kv in enumerate(attributes)}
     for key, value in values.items():
         pos = index.get(key)
