@@ -573,7 +573,9 @@ PyDoc_STRVAR(scan_spans_doc,
 "spans with valid ids whose attribute keys OR to non-zero flags (key_flags[key], or\n"
 "classify(key) stored into key_flags for a key not there yet); invalid: [(i, j, k)] for\n"
 "spans whose trace_id is not 16 bytes or span_id not 8. i, j, k index resource_spans,\n"
-"scope_spans and spans. Malformed bytes raise ValueError naming the problem and its offset.");
+"scope_spans and spans. Each distinct key (of every span, invalid ones too) is resolved once\n"
+"per call; flags are ints in 0..2**63-1. Malformed bytes raise ValueError naming the problem\n"
+"and its offset.");
 
 static PyObject *
 scan_spans(PyObject *Py_UNUSED(module), PyObject *args)

@@ -193,7 +193,8 @@ def scan_spans(
 ) -> tuple[Flagged, Invalid]:
     """``(flagged, invalid)``: ``[(i, j, k, flags)]`` for spans with valid ids whose attribute
     keys OR to non-zero flags, ``[(i, j, k)]`` for spans whose trace_id is not 16 bytes or
-    span_id not 8. A key missing from ``key_flags`` is classified and stored there."""
+    span_id not 8. A key missing from ``key_flags`` is classified and stored there; each distinct
+    key (of every span, invalid ones too) is resolved once per call. Flags: ints in 0..2**63-1."""
     with _exported(body) as data:
         if not isinstance(key_flags, dict):
             raise TypeError(f"scan_spans() argument 2 must be dict, not {type(key_flags).__name__}")
