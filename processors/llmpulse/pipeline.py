@@ -35,7 +35,7 @@ from llmpulse.enrich import (
 from llmpulse.normalise import Deduplicator, Recogniser
 from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import Signal, attrs_to_dict
-from llmpulse.otlp.scan import parents, scan_spans
+from llmpulse.otlp.scan import NATIVE, message_parents, parents, scan_message, scan_spans
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -169,13 +169,17 @@ class Pipeline:
             self._key_flags[key] = flags
         return flags
 
-    def _scan(self, request: Any, body: bytes | None) -> tuple[bytes, list[tuple[int, int, int, int]], Any]:
+    def _scan(self, request: Any, body: bytes | None) -> tuple[Callable[[set[bytes]], Any], Any, Any]:
         """The spans worth a look, read from the encoded request: ordinary spans (no LLM,
-        credential or content key) never become Python objects (``llmpulse.otlp.scan``)."""
-        if body is None:
-            body = request.SerializeToString()
+        credential or content key) never become Python objects (``llmpulse.otlp.scan``).
+        Returns them with dedup's parent lookup over the same request."""
         if len(self._key_flags_b) > 20_000:
             self._key_flags_b.clear()
+        if not NATIVE:
+            flagged, invalid = scan_message(request, self._key_flags_b, self._classify_b)
+            return lambda traces: message_parents(request, traces), flagged, invalid
+        if body is None:
+            body = request.SerializeToString()
         try:
             flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
         except ValueError:
@@ -184,14 +188,15 @@ class Pipeline:
             request.DiscardUnknownFields()
             body = request.SerializeToString()
             flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
-        return body, flagged, invalid
+        encoded = body
+        return lambda traces: parents(encoded, traces), flagged, invalid
 
     def _traces(self, request: Any, peer: str | None, body: bytes | None) -> Outcome:
         outcome = Outcome()
         candidates: list[Candidate] = []
         to_redact: list[Span] = []
         recogniser = self.recogniser
-        body, flagged, invalid = self._scan(request, body)
+        lookup_parents, flagged, invalid = self._scan(request, body)
         hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for i, j, k, flags in flagged:
             hits.setdefault((i, j), []).append((k, flags))
@@ -248,7 +253,7 @@ class Pipeline:
                         )
                     )
 
-        self.dedup.resolve(candidates, lambda traces: parents(body, traces))
+        self.dedup.resolve(candidates, lookup_parents)
         counted: list[LLMCall] = []
         for cand in candidates:
             span = cand.extras["span"]

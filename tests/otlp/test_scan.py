@@ -862,3 +862,21 @@ def test_no_reference_or_memory_leaks_on_success_or_error_paths(impl: ModuleType
     assert counts() == before
     assert len(gc.get_objects()) - objects < 50
     assert grown < 32 * 1024, f"{grown} bytes more after {rounds} rounds"
+
+
+# -- the pipeline's path without the C module: the same answers from the decoded request -----------
+
+
+@settings(DIFFERENTIAL, max_examples=1_000)
+@given(seed=SEEDS)
+def test_scan_message_agrees_with_upb(seed: int) -> None:
+    gen = Gen(seed)
+    body = gen.request()
+    initial = gen.initial_flags()
+    expected, expected_flags, _ = oracle(body, initial)
+    decoded = ExportTraceServiceRequest.FromString(body)
+    key_flags = dict(initial)
+    assert scan.scan_message(decoded, key_flags, classify) == expected
+    assert key_flags == expected_flags
+    present = {sp.trace_id for rs in decoded.resource_spans for ss in rs.scope_spans for sp in ss.spans}
+    assert scan.message_parents(decoded, present) == parents_oracle(body, present)

@@ -14,6 +14,8 @@ the way PyYAML and msgpack offer their speedups; ``NATIVE`` says which. With
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 try:
     from llmpulse.otlp._scan import parents, scan_spans
@@ -31,4 +33,40 @@ except ImportError as exc:
 
     NATIVE = False
 
-__all__ = ["NATIVE", "parents", "scan_spans"]
+
+def scan_message(
+    request: Any, key_flags: dict[bytes, int], classify: Callable[[bytes], int]
+) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]:
+    """``scan_spans`` over the decoded request: what the pipeline uses without the C module,
+    because walking upb's objects beats walking the bytes in Python (about 4x)."""
+    flagged: list[tuple[int, int, int, int]] = []
+    invalid: list[tuple[int, int, int]] = []
+    for i, rs in enumerate(request.resource_spans):
+        for j, ss in enumerate(rs.scope_spans):
+            for k, span in enumerate(ss.spans):
+                flags = 0
+                for kv in span.attributes:  # an invalid span's keys too, as the C scanner does
+                    key = kv.key.encode()
+                    found = key_flags.get(key)
+                    if found is None:
+                        found = key_flags[key] = classify(key)
+                    flags |= found
+                if len(span.trace_id) != 16 or len(span.span_id) != 8:
+                    invalid.append((i, j, k))
+                elif flags:
+                    flagged.append((i, j, k, flags))
+    return flagged, invalid
+
+
+def message_parents(request: Any, traces: set[bytes] | frozenset[bytes]) -> dict[tuple[bytes, bytes], bytes]:
+    """``parents`` over the decoded request (see ``scan_message``)."""
+    found: dict[tuple[bytes, bytes], bytes] = {}
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                if span.trace_id in traces and len(span.trace_id) == 16 and len(span.span_id) == 8:
+                    found[(span.trace_id, span.span_id)] = span.parent_span_id
+    return found
+
+
+__all__ = ["NATIVE", "message_parents", "parents", "scan_message", "scan_spans"]
