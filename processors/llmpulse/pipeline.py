@@ -35,7 +35,7 @@ from llmpulse.enrich import (
 from llmpulse.normalise import Deduplicator, Recogniser
 from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import Signal, attrs_to_dict
-from llmpulse.otlp.scan import NATIVE, message_parents, parents, scan_message, scan_spans
+from llmpulse.otlp.scan import NATIVE, message_parents, parents, read_attributes, scan_message, scan_spans
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -194,7 +194,7 @@ class Pipeline:
     def _traces(self, request: Any, peer: str | None, body: bytes | None) -> Outcome:
         outcome = Outcome()
         candidates: list[Candidate] = []
-        to_redact: list[Span] = []
+        to_redact: list[tuple[Span, bytes, bytes | None]] = []
         recogniser = self.recogniser
         lookup_parents, flagged, invalid = self._scan(request, body)
         hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
@@ -231,8 +231,13 @@ class Pipeline:
                         elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
-                    to_redact.append(span)
-                    found = recogniser.recognise(span, scope, scope_dialect)
+                    encoded = span.SerializeToString()
+                    try:
+                        attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags)
+                    except ValueError:  # the C reader refuses what upb's encoding never has
+                        attrs, attr_flags = attrs_to_dict(span.attributes), None
+                    to_redact.append((span, encoded, attr_flags))
+                    found = recogniser.recognise(span, scope, scope_dialect, attrs)
                     if found is None:
                         continue
                     call, dialect, view, evidence = found
@@ -264,11 +269,11 @@ class Pipeline:
                 self.selfmetrics.calls_recognised.labels(dialect=cand.call.dialect).inc()
             else:
                 self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
-            attrs = cand.extras["attrs"]
-            assert isinstance(attrs, dict)
-            write_back(span.attributes, cand.call, cand.duplicate_of, attrs)
-        for span in to_redact:
-            self._redact_span(span)
+            current = cand.extras["attrs"]
+            assert isinstance(current, dict)
+            write_back(span.attributes, cand.call, cand.duplicate_of, current)
+        for span, encoded, attr_flags in to_redact:
+            self._redact_span(span, encoded, attr_flags)
         self.spanmetrics.record(counted)
         if invalid:
             for (i, j), indices in bad.items():
@@ -294,13 +299,26 @@ class Pipeline:
             redact_attributes(resource.attributes, "keep", self._truncate)
         return attrs
 
-    def _redact_span(self, span: Span) -> None:
-        changed = redact_attributes(span.attributes, self._content_mode, self._truncate)
+    def _redact_span(self, span: Span, encoded: bytes | None = None, attr_flags: bytes | None = None) -> None:
+        """``encoded`` and ``attr_flags`` (``read_attributes``), when the caller has them, are the
+        span before write-back: only its content/credential positions and the written-back tail
+        are read, and its bytes are searched for credentials without encoding it again."""
+        attributes = span.attributes
+        if attr_flags is None:
+            changed = redact_attributes(attributes, self._content_mode, self._truncate)
+        else:
+            flagged = _CREDENTIAL | _CONTENT
+            positions = [i for i, f in enumerate(attr_flags) if f & flagged]
+            positions += [
+                i for i in range(len(attr_flags), len(attributes)) if self._flags(attributes[i].key) & flagged
+            ]
+            changed = redact_attributes(attributes, self._content_mode, self._truncate, positions)
         # a credential value holds "Bearer" or "sk-": one search of the encoded span (C speed) spares
         # reading every string attribute back into Python when neither occurs (nearly always)
-        encoded = span.SerializeToString()
+        if encoded is None:
+            encoded = span.SerializeToString()
         if b"Bearer" in encoded or b"sk-" in encoded:
-            changed += scrub_credential_values(span.attributes)
+            changed += scrub_credential_values(attributes)
         if span.events:
             if self._content_mode == "drop":
                 dropped = [i for i, e in enumerate(span.events) if e.name in CONTENT_EVENTS]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import MutableSequence
+from collections.abc import Iterable, MutableSequence
 from typing import Literal
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -130,11 +130,19 @@ def scrub_credential_values(attributes: MutableSequence[KeyValue]) -> int:
     return count
 
 
-def redact_attributes(attributes: MutableSequence[KeyValue], mode: ContentMode, truncate_chars: int) -> int:
-    """Apply the content policy and credential scrubbing in place; returns how many keys changed."""
+def redact_attributes(
+    attributes: MutableSequence[KeyValue],
+    mode: ContentMode,
+    truncate_chars: int,
+    positions: Iterable[int] | None = None,
+) -> int:
+    """Apply the content policy and credential scrubbing in place; returns how many keys changed.
+    ``positions`` (ascending), when the caller knows them, are the only attributes that can
+    hold content or credentials: the others are not read at all."""
     changed = 0
     dropped: list[int] = []
-    for index, kv in enumerate(attributes):
+    for index in range(len(attributes)) if positions is None else positions:
+        kv = attributes[index]
         key = kv.key
         if is_credential_key(key):
             kv.value.Clear()

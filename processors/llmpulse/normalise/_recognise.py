@@ -125,10 +125,17 @@ class Recogniser:
         return None
 
     def recognise(
-        self, span: Span, scope: str, scope_dialect: Dialect | None
+        self,
+        span: Span,
+        scope: str,
+        scope_dialect: Dialect | None,
+        attrs: dict[str, Any] | None = None,
     ) -> tuple[LLMCall, Dialect, SpanView, ErrorEvidence] | None:
-        """The call a span describes, or ``None`` when it is not an LLM call."""
-        view = SpanView(span, attrs_to_dict(span.attributes), scope, span.name, span.start_time_unix_nano)
+        """The call a span describes, or ``None`` when it is not an LLM call. ``attrs``: the
+        span's attributes as ``attrs_to_dict`` gives them, when the caller has read them."""
+        if attrs is None:
+            attrs = attrs_to_dict(span.attributes)
+        view = SpanView(span, attrs, scope, span.name, span.start_time_unix_nano)
         dialect = self.dialect_for(view, scope_dialect)
         if dialect is None:
             return None

@@ -31,6 +31,7 @@ typedef struct {
     int wire_type;          /* tag & 7 */
     const uint8_t *start;   /* wire type 2: the payload */
     const uint8_t *stop;
+    uint64_t value;         /* wire type 0: the varint; 1 and 5: the little-endian bits */
 } Field;
 
 static int
@@ -88,6 +89,7 @@ next_field(const uint8_t *base, const uint8_t **pp, const uint8_t *end, const ch
         if (read_varint(base, &p, end, &value, message) < 0) {
             return -1;
         }
+        field->value = value;
         break;
     case 1:
     case 5: {
@@ -98,6 +100,11 @@ next_field(const uint8_t *base, const uint8_t **pp, const uint8_t *end, const ch
                          (Py_ssize_t)(tag_at - base), message);
             return -1;
         }
+        value = 0;
+        for (Py_ssize_t b = size - 1; b >= 0; b--) {
+            value = (value << 8) | p[b];
+        }
+        field->value = value;
         p += size;
         break;
     }
@@ -639,9 +646,246 @@ done:
     return result;
 }
 
+/* ---- attributes of one span ----------------------------------------------------------------
+ * The recogniser reads an LLM span's attributes as a dict (attrs_to_dict in Python: a Python
+ * call per attribute and per nested value). Here it is one pass over the span's bytes, with the
+ * key flags of each attribute, in order, for redaction by position. */
+
+#define MAX_VALUE_DEPTH 64
+
+static PyObject *any_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth);
+
+/* A message field given twice is merged by protobuf (and a oneof keeps its last member): upb's
+ * own encoding never does that, so this reader refuses it rather than reimplementing merging. */
+static int
+merged(const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "%s given more than once (merge it with upb first)", what);
+    return -1;
+}
+
+static PyObject *
+utf8(const uint8_t *start, const uint8_t *stop)
+{
+    return PyUnicode_DecodeUTF8((const char *)start, stop - start, "strict");
+}
+
+/* A KeyValue: *key (new reference, "" when absent) and *value (new reference, None when absent). */
+static int
+key_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth, PyObject **key,
+          PyObject **value)
+{
+    const uint8_t *key_start = p, *key_stop = p, *value_start = NULL, *value_stop = NULL;
+    Field f;
+    *key = *value = NULL; /* both stay NULL on every error */
+    while (p < end) {
+        if (next_field(base, &p, end, "KeyValue", &f) < 0) {
+            return -1;
+        }
+        if (f.wire_type != 2) {
+            continue;
+        }
+        if (f.number == 1) {
+            key_start = f.start;
+            key_stop = f.stop;
+        }
+        else if (f.number == 2) {
+            if (value_start != NULL) {
+                return merged("KeyValue.value");
+            }
+            value_start = f.start;
+            value_stop = f.stop;
+        }
+    }
+    *key = utf8(key_start, key_stop);
+    if (*key == NULL) {
+        return -1;
+    }
+    *value = value_start == NULL ? Py_NewRef(Py_None) : any_value(base, value_start, value_stop, depth);
+    if (*value == NULL) {
+        Py_CLEAR(*key);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+any_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth)
+{
+    const uint8_t *start = NULL, *stop = NULL;
+    uint64_t bits = 0;
+    int kind = 0; /* the AnyValue oneof field number last seen, 0 = none */
+    Field f = {0};
+    if (depth > MAX_VALUE_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "AnyValue nests more than 64 levels deep");
+        return NULL;
+    }
+    while (p < end) {
+        if (next_field(base, &p, end, "AnyValue", &f) < 0) {
+            return NULL;
+        }
+        int wanted = (f.number == 2 || f.number == 3) ? 0 : f.number == 4 ? 1 : 2;
+        if (f.number < 1 || f.number > 7 || f.wire_type != wanted) {
+            continue;
+        }
+        if (kind != 0) {
+            merged("AnyValue");
+            return NULL;
+        }
+        kind = (int)f.number;
+        start = f.start;
+        stop = f.stop;
+        bits = f.value;
+    }
+    switch (kind) {
+    case 1:
+        return utf8(start, stop);
+    case 2:
+        return PyBool_FromLong(bits != 0);
+    case 3:
+        return PyLong_FromLongLong((long long)bits);
+    case 4: {
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return PyFloat_FromDouble(d);
+    }
+    case 5: { /* ArrayValue { repeated AnyValue values = 1; } */
+        PyObject *list = PyList_New(0);
+        const uint8_t *q = start;
+        while (list != NULL && q < stop) {
+            if (next_field(base, &q, stop, "ArrayValue", &f) < 0) {
+                Py_CLEAR(list);
+                break;
+            }
+            if (f.number == 1 && f.wire_type == 2) {
+                PyObject *item = any_value(base, f.start, f.stop, depth + 1);
+                if (item == NULL || PyList_Append(list, item) < 0) {
+                    Py_XDECREF(item);
+                    Py_CLEAR(list);
+                    break;
+                }
+                Py_DECREF(item);
+            }
+        }
+        return list;
+    }
+    case 6: { /* KeyValueList { repeated KeyValue values = 1; } */
+        PyObject *dict = PyDict_New();
+        const uint8_t *q = start;
+        while (dict != NULL && q < stop) {
+            if (next_field(base, &q, stop, "KeyValueList", &f) < 0) {
+                Py_CLEAR(dict);
+                break;
+            }
+            if (f.number == 1 && f.wire_type == 2) {
+                PyObject *key, *item;
+                if (key_value(base, f.start, f.stop, depth + 1, &key, &item) < 0 ||
+                    PyDict_SetItem(dict, key, item) < 0) {
+                    Py_XDECREF(key); /* NULL when key_value failed */
+                    Py_XDECREF(item);
+                    Py_CLEAR(dict);
+                    break;
+                }
+                Py_DECREF(key);
+                Py_DECREF(item);
+            }
+        }
+        return dict;
+    }
+    case 7:
+        return PyBytes_FromStringAndSize((const char *)start, stop - start);
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+PyDoc_STRVAR(read_attributes_doc,
+"read_attributes(span, key_flags, classify, /) -> (attributes, flags)\n--\n\n"
+"The attributes of an encoded Span as a dict (as attrs_to_dict: the last of a repeated key\n"
+"wins) and, for each KeyValue in order, its key's flags as one byte: key_flags[key] (a dict\n"
+"of str), or classify(key) for a key not there (classify may store it). Flags must be in\n"
+"0..255. Malformed bytes or text that is not UTF-8 raise ValueError.");
+
+static PyObject *
+read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer span;
+    PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!O:read_attributes", &span, &PyDict_Type, &key_flags, &classify)) {
+        return NULL;
+    }
+    const uint8_t *base = span.buf, *p = span.buf, *end = p + span.len;
+    Py_ssize_t count = 0, size = 32;
+    Field f;
+    attrs = PyDict_New();
+    flags = PyBytes_FromStringAndSize(NULL, size);
+    if (attrs == NULL || flags == NULL) {
+        goto done;
+    }
+    while (span.len > 0 && p < end) {
+        if (next_field(base, &p, end, "Span", &f) < 0) {
+            goto done;
+        }
+        if (f.number != 9 || f.wire_type != 2) {
+            continue;
+        }
+        PyObject *key, *value, *found;
+        if (key_value(base, f.start, f.stop, 0, &key, &value) < 0) {
+            goto done;
+        }
+        if (PyDict_SetItem(attrs, key, value) < 0) {
+            Py_DECREF(key);
+            Py_DECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+        found = PyDict_GetItemWithError(key_flags, key); /* borrowed */
+        if (found != NULL) {
+            Py_INCREF(found);
+        }
+        else if (!PyErr_Occurred()) {
+            found = PyObject_CallOneArg(classify, key);
+        }
+        if (found == NULL) {
+            Py_DECREF(key);
+            goto done;
+        }
+        long bits = PyLong_Check(found) ? PyLong_AsLong(found) : -1;
+        if (bits < 0 || bits > 255) {
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "flags for key %R must be an int in 0..255, got %R",
+                             key, found);
+            }
+            Py_DECREF(found);
+            Py_DECREF(key);
+            goto done;
+        }
+        Py_DECREF(found);
+        Py_DECREF(key);
+        if (count == size) {
+            size *= 2;
+            if (_PyBytes_Resize(&flags, size) < 0) {
+                goto done;
+            }
+        }
+        PyBytes_AS_STRING(flags)[count++] = (char)bits;
+    }
+    if (_PyBytes_Resize(&flags, count) < 0) {
+        goto done;
+    }
+    result = PyTuple_Pack(2, attrs, flags);
+done:
+    Py_XDECREF(attrs);
+    Py_XDECREF(flags);
+    PyBuffer_Release(&span);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
     {"parents", parents, METH_VARARGS, parents_doc},
+    {"read_attributes", read_attributes, METH_VARARGS, read_attributes_doc},
     {NULL, NULL, 0, NULL},
 };
 

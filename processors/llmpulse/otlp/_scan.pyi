@@ -1,6 +1,7 @@
 """Types of the native scanner (``_scan.c``); ``_scan_py.py`` has the same signatures."""
 
 from collections.abc import Callable
+from typing import Any
 
 from _typeshed import ReadableBuffer
 
@@ -10,3 +11,6 @@ def scan_spans(
 def parents(
     body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
 ) -> dict[tuple[bytes, bytes], bytes]: ...
+def read_attributes(
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], /
+) -> tuple[dict[str, Any], bytes]: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -217,3 +217,29 @@ def parents(
         walk.traces = traces
         walk.request()
     return walk.parents
+
+
+def read_attributes(
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int]
+) -> tuple[dict[str, Any], bytes]:
+    """``_scan.read_attributes`` through upb (the fallback needs no speed of its own here: the
+    pipeline without the C module reads the decoded span directly). The C reader refuses merged
+    duplicate message fields, which upb's own encoding of a span never has."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from llmpulse.otlp._anyvalue import attrs_to_dict
+
+    try:
+        decoded = Span.FromString(bytes(span))
+    except DecodeError as exc:
+        raise ValueError(f"not a valid Span: {exc}") from exc
+    flags = bytearray()
+    for kv in decoded.attributes:
+        found = key_flags.get(kv.key)
+        if found is None:
+            found = classify(kv.key)
+        if not isinstance(found, int) or not 0 <= found <= 255:
+            raise ValueError(f"flags for key {kv.key!r} must be an int in 0..255, got {found!r}")
+        flags.append(found)
+    return attrs_to_dict(decoded.attributes), bytes(flags)

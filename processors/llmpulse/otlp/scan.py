@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 try:
-    from llmpulse.otlp._scan import parents, scan_spans
+    from llmpulse.otlp._scan import parents, read_attributes, scan_spans
 
     NATIVE = True
 except ImportError as exc:
@@ -29,7 +29,7 @@ except ImportError as exc:
             "(`pip install -e .` in a checkout, or build the wheel), or unset LLMPULSE_REQUIRE_NATIVE "
             f"to use the pure-Python scanner ({exc})"
         ) from exc
-    from llmpulse.otlp._scan_py import parents, scan_spans
+    from llmpulse.otlp._scan_py import parents, read_attributes, scan_spans
 
     NATIVE = False
 
@@ -69,4 +69,4 @@ def message_parents(request: Any, traces: set[bytes] | frozenset[bytes]) -> dict
     return found
 
 
-__all__ = ["NATIVE", "message_parents", "parents", "scan_message", "scan_spans"]
+__all__ = ["NATIVE", "message_parents", "parents", "read_attributes", "scan_message", "scan_spans"]

@@ -1,0 +1,176 @@
+"""``read_attributes``: an encoded span's attributes as a dict plus each key's flags, in C and
+through upb, equal to ``attrs_to_dict`` on every kind of value; malformed bytes are a ValueError."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from llmpulse.otlp import _scan_py, attrs_to_dict
+from llmpulse.otlp.scan import NATIVE
+
+try:
+    from llmpulse.otlp import _scan as native
+except ImportError:
+    native = None
+
+READERS = [_scan_py.read_attributes] + ([native.read_attributes] if native is not None else [])
+SETTINGS = settings(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+KEYS = st.sampled_from(["gen_ai.prompt", "authorization", "http.route", "", "ключ", "a.b"])
+
+
+def _flags(key: str) -> int:
+    return (
+        (4 if "prompt" in key else 0)
+        | (2 if key == "authorization" else 0)
+        | (1 if key.startswith("gen_ai") else 0)
+    )
+
+
+scalars = st.one_of(
+    st.builds(lambda v: AnyValue(string_value=v), st.text(max_size=20)),
+    st.builds(lambda v: AnyValue(bool_value=v), st.booleans()),
+    st.builds(lambda v: AnyValue(int_value=v), st.integers(-(2**63), 2**63 - 1)),
+    st.builds(lambda v: AnyValue(double_value=v), st.floats(allow_nan=False)),
+    st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=8)),
+    st.just(AnyValue()),
+)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out) + bytes([n])
+
+
+def _recording(calls: list[str]) -> Any:
+    def classify(key: str) -> int:
+        calls.append(key)
+        return 9
+
+    return classify
+
+
+def _array(items: list[AnyValue]) -> AnyValue:
+    value = AnyValue()
+    value.array_value.values.extend(items)
+    return value
+
+
+def _kvlist(pairs: list[tuple[str, AnyValue]]) -> AnyValue:
+    value = AnyValue()
+    for key, item in pairs:
+        kv = value.kvlist_value.values.add(key=key)
+        kv.value.CopyFrom(item)
+    return value
+
+
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.builds(_array, st.lists(inner, max_size=3)),
+        st.builds(_kvlist, st.lists(st.tuples(KEYS, inner), max_size=3)),
+    ),
+    max_leaves=12,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that tells -0.0 from 0.0 (their encodings differ)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return math.copysign(1, a) == math.copysign(1, b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+@settings(SETTINGS, max_examples=3_000)
+@given(pairs=st.lists(st.tuples(KEYS, values), max_size=8), name=st.text(max_size=5))
+def test_read_attributes_equals_attrs_to_dict(pairs: list[tuple[str, AnyValue]], name: str) -> None:
+    span = Span(name=name, trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
+    for key, value in pairs:  # repeated keys too: the last one wins, in the first one's place
+        kv = span.attributes.add(key=key)
+        kv.value.CopyFrom(value)
+    encoded = span.SerializeToString()
+    expected = attrs_to_dict(span.attributes)
+    expected_flags = bytes(_flags(key) for key, _ in pairs)
+    for read in READERS:
+        known: dict[str, int] = {"http.route": 0}
+        attrs, flags = read(encoded, known, _flags)
+        assert _same(attrs, expected)
+        assert flags == expected_flags
+
+
+def test_flags_come_from_the_dict_before_classify_and_must_fit_a_byte() -> None:
+    span = Span()
+    span.attributes.add(key="a").value.int_value = 1
+    span.attributes.add(key="b").value.int_value = 2
+    encoded = span.SerializeToString()
+    for read in READERS:
+        calls: list[str] = []
+        classify = _recording(calls)
+
+        assert read(encoded, {"a": 3}, classify) == ({"a": 1, "b": 2}, b"\x03\x09")
+        assert calls == ["b"]
+        with pytest.raises(ValueError, match=r"0\.\.255"):
+            read(encoded, {"a": 256}, classify)
+        with pytest.raises(ValueError, match=r"0\.\.255"):
+            read(encoded, {}, lambda key: -1)
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+def test_the_c_reader_refuses_merged_fields_and_deep_nesting() -> None:
+    assert native is not None
+    value = AnyValue(string_value="x").SerializeToString()
+    kv = b"\x0a\x01k" + b"\x12" + bytes([len(value)]) + value
+    twice = kv + b"\x12" + bytes([len(value)]) + value  # KeyValue.value given twice
+    span = b"\x4a" + bytes([len(twice)]) + twice
+    with pytest.raises(ValueError, match=r"KeyValue\.value given more than once"):
+        native.read_attributes(span, {}, _flags)
+    deep = AnyValue(string_value="leaf").SerializeToString()
+    for _ in range(70):  # built by hand: upb itself refuses to build a message this deep
+        array = b"\x0a" + _varint(len(deep)) + deep
+        deep = b"\x2a" + _varint(len(array)) + array
+    pair = b"\x0a\x01k\x12" + _varint(len(deep)) + deep
+    with pytest.raises(ValueError, match="64 levels"):
+        native.read_attributes(b"\x4a" + _varint(len(pair)) + pair, {}, _flags)
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+@settings(SETTINGS, max_examples=10_000)
+@given(
+    data=st.binary(max_size=200),
+    seed_span=st.lists(st.tuples(KEYS, values), max_size=3),
+    cut=st.integers(0, 400),
+)
+def test_malformed_bytes_are_a_value_error_never_a_crash(
+    data: bytes, seed_span: list[tuple[str, AnyValue]], cut: int
+) -> None:
+    assert native is not None
+    span = Span()
+    for key, value in seed_span:
+        span.attributes.add(key=key).value.CopyFrom(value)
+    encoded = span.SerializeToString()
+    for body in (data, encoded[:cut] + data[:3], encoded[: cut % (len(encoded) + 1)]):
+        try:
+            attrs, flags = native.read_attributes(body, {}, _flags)
+        except ValueError:
+            continue
+        assert isinstance(attrs, dict) and len(flags) >= len(attrs)
+
+
+def test_native_reader_is_built_when_required() -> None:
+    import os
+
+    if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1":
+        assert NATIVE and native is not None
