@@ -79,9 +79,10 @@ def set_attributes(
     when the caller has it, is ``attrs_to_dict(attributes)`` as it is now: keys it lacks are
     appended without indexing (and reading back) every attribute the span already has.
     """
-    if current is not None:
-        for key, value in values.items():
-            if key not in current:
+    index: dict[str, int] | None = None
+    for key, value in values.items():
+        if current is not None:
+            if key not in current:  # appending never moves an existing attribute: index stays true
                 kv = attributes.add()  # type: ignore[attr-defined]
                 kv.key = key
                 assign(kv.value, value)
@@ -89,10 +90,8 @@ def set_attributes(
             old = current[key]
             if type(old) is type(value) and type(value) in _EXACT_TYPES and old == value:
                 continue
-            set_attributes(attributes, {key: value}, keep_original=keep_original)
-        return
-    index = {kv.key: i for i, kv in enumerate(attributes)}
-    for key, value in values.items():
+        if index is None:
+            index = {kv.key: i for i, kv in enumerate(attributes)}
         pos = index.get(key)
         if pos is None:
             kv = attributes.add()  # type: ignore[attr-defined]
@@ -100,15 +99,15 @@ def set_attributes(
             assign(kv.value, value)
             index[key] = len(attributes) - 1
             continue
-        current = attributes[pos]
+        existing = attributes[pos]
         if keep_original:
-            old = to_py(current.value)
+            old = to_py(existing.value)
             same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
             if old != value and not same_list:
                 backup = attributes.add()  # type: ignore[attr-defined]
                 backup.key = "llmpulse.original." + key
-                backup.value.CopyFrom(current.value)
+                backup.value.CopyFrom(existing.value)
             elif type(old) is type(value) and type(value) in _EXACT_TYPES:
                 continue  # already holds exactly this value (the common case on semconv spans)
-        current.value.Clear()
-        assign(current.value, value)
+        existing.value.Clear()
+        assign(existing.value, value)
