@@ -54,9 +54,13 @@ def test_only_counted_calls_of_listed_classes_get_an_event_on_a_copy() -> None:
     assert events == [[EVENT_NAME], [], [], []]
     event = attrs_to_dict(marked.resource_spans[0].scope_spans[0].spans[0].events[0].attributes)
     assert event["severity"] == "critical" and event["call_id"] == (bytes([1]) * 8).hex()
-    assert marker.mark_traces(marked) is not marked  # copied again, but never a second event:
-    again = marker.mark_traces(marked).resource_spans[0].scope_spans[0].spans[0].events
-    assert [e.name for e in again] == [EVENT_NAME]
+    assert marker.mark_traces(marked) is marked  # marked already: never a second event, no copy
+    assert [e.name for e in marked.resource_spans[0].scope_spans[0].spans[0].events] == [EVENT_NAME]
+    # encoding with the events leaves the request as it was and equals marking a copy
+    assert marker.encode_marked(request, request.SerializeToString()) == marked.SerializeToString()
+    assert all(not span.events for span in request.resource_spans[0].scope_spans[0].spans)
+    payload = marked.SerializeToString()
+    assert marker.encode_marked(marked, payload) is payload  # nothing to add: the payload as given
     nothing = traces({**CONTENT_FILTER, "llmpulse.error.class": "auth"})
     assert marker.mark_traces(nothing) is nothing  # no alert: no copy at all
 

@@ -27,6 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse import __version__
 from llmpulse.otlp import attrs_to_dict, set_attributes
+from llmpulse.otlp.scan import scan_spans
 
 EVENT_NAME = "llmpulse.alert"
 SCOPE_NAME = "llmpulse.forward.alerts"
@@ -46,6 +47,10 @@ _FROM_RESOURCE = (
 )
 #: what a carrier span copies from the access-log record (the write-back attributes)
 _CARRIED_PREFIXES = ("gen_ai.", "llmpulse.", "error.type", "server.address")
+
+
+def _error_class_key(key: bytes) -> int:
+    return 1 if key == b"llmpulse.error.class" else 0
 
 
 def _alert_class(attributes: Iterable[KeyValue], classes: frozenset[str]) -> str | None:
@@ -74,6 +79,7 @@ class AlertMarker:
         self.severity = severity
         self._clock = clock
         self._random = random_bytes
+        self._key_flags: dict[bytes, int] = {}
 
     def event_attributes(
         self, error_class: str, call: Mapping[str, Any], resource: Mapping[str, Any]
@@ -91,33 +97,60 @@ class AlertMarker:
         return values
 
     # -- traces ------------------------------------------------------------------------------
+    def _alerting(self, request: ExportTraceServiceRequest, payload: bytes) -> list[tuple[Span, str, int]]:
+        """(span, class, resource index) of every span to mark: the scanner finds the few spans
+        that carry an error class, so the others are never read in Python."""
+        if not self.classes:
+            return []
+        if len(self._key_flags) > 20_000:
+            self._key_flags.clear()
+        flagged, _ = scan_spans(payload, self._key_flags, _error_class_key)
+        found: list[tuple[Span, str, int]] = []
+        for i, j, k, _flags in flagged:
+            span = request.resource_spans[i].scope_spans[j].spans[k]
+            error_class = _alert_class(span.attributes, self.classes)
+            if error_class is not None and not any(e.name == EVENT_NAME for e in span.events):
+                found.append((span, error_class, i))
+        return found
+
+    def _mark(self, request: ExportTraceServiceRequest, found: list[tuple[Span, str, int]]) -> None:
+        resources: dict[int, dict[str, Any]] = {}
+        for span, error_class, i in found:
+            if i not in resources:
+                resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
+            values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resources[i])
+            values["call_id"] = span.span_id.hex()
+            event = span.events.add()
+            event.name = EVENT_NAME
+            event.time_unix_nano = span.end_time_unix_nano or int(self._clock() * 1e9)
+            set_attributes(event.attributes, values)
+
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
         """``request`` with alert events added (on a copy; the pipeline's request is not changed)."""
-        if not self.classes or not any(
-            _alert_class(span.attributes, self.classes)
-            for rs in request.resource_spans
-            for ss in rs.scope_spans
-            for span in ss.spans
-        ):
+        if not self.classes:
             return request
         marked = ExportTraceServiceRequest()
         marked.CopyFrom(request)
-        for rs in marked.resource_spans:
-            resource: dict[str, Any] | None = None
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    error_class = _alert_class(span.attributes, self.classes)
-                    if error_class is None or any(e.name == EVENT_NAME for e in span.events):
-                        continue
-                    if resource is None:
-                        resource = attrs_to_dict(rs.resource.attributes)
-                    values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resource)
-                    values["call_id"] = span.span_id.hex()
-                    event = span.events.add()
-                    event.name = EVENT_NAME
-                    event.time_unix_nano = span.end_time_unix_nano or int(self._clock() * 1e9)
-                    set_attributes(event.attributes, values)
+        found = self._alerting(marked, marked.SerializeToString())
+        if not found:
+            return request
+        self._mark(marked, found)
         return marked
+
+    def encode_marked(self, request: ExportTraceServiceRequest, payload: bytes) -> bytes:
+        """``payload`` (the encoded ``request``) with alert events added. The events go onto the
+        pipeline's request only while it is encoded and come off again, sparing a copy of the
+        whole request (other exporters see it unchanged)."""
+        found = self._alerting(request, payload)
+        if not found:
+            return payload
+        try:
+            self._mark(request, found)
+            encoded: bytes = request.SerializeToString()
+            return encoded
+        finally:
+            for span, _, _ in found:
+                del span.events[-1]
 
     # -- logs --------------------------------------------------------------------------------
     def carriers_for_logs(self, request: ExportLogsServiceRequest) -> ExportTraceServiceRequest | None:

@@ -106,9 +106,7 @@ class ForwardExporter:
         # the encoded request (C speed) spares walking every span in Python when there is none
         alerting = self._alert_needles and any(needle in payload for needle in self._alert_needles)
         if alerting and signal == "traces":
-            marked = self.alerts.mark_traces(request)  # type: ignore[arg-type]
-            if marked is not request:
-                payload = marked.SerializeToString()
+            payload = self.alerts.encode_marked(request, payload)  # type: ignore[arg-type]
         for target in targets:
             target.enqueue(signal, items, payload)
         if alerting and signal == "logs" and wants_traces:
