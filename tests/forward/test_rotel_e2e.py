@@ -139,7 +139,13 @@ def test_forwarded_through_rotel_enriched_redacted_and_complete_across_a_restart
     }
     quiet = next(sp for _r, sp in llm_spans(traces) if attrs_to_dict(sp.attributes)["test.seq"] == 1)
     assert not [e for e in quiet.events if e.name == "llmpulse.alert"]
-    carriers = [sp for _r, sp in traces.spans() if attrs_to_dict(sp.attributes).get("llmpulse.synthetic")]
+
+    def carriers_now() -> list[Any]:
+        return [sp for _r, sp in traces.spans() if attrs_to_dict(sp.attributes).get("llmpulse.synthetic")]
+
+    # carriers travel in their own traces export, queued after the logs: wait for them too
+    assert traces.wait_for(lambda: len(carriers_now()) >= 2)
+    carriers = carriers_now()
     assert (
         sorted(attrs_to_dict(c.events[0].attributes)["alert_class"] for c in carriers)
         == ["content_filter"] * 2
