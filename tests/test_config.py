@@ -83,6 +83,7 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         "LLMPULSE_METRICS__CARDINALITY_LIMIT": "70",
         "LLMPULSE_ENRICH__REDACTION__CONTENT": "truncate",
         "LLMPULSE_REMOTE_WRITE_URL": "http://a:9090/api/v1/write,http://b:9009/api/v1/push",
+        "LLMPULSE_REQUIRE_NATIVE": "1",  # not a configuration key (llmpulse.otlp.scan reads it)
     }
     config = load_config(
         path, environ=environ, flags={"otlp_grpc_endpoint": "127.0.0.1:4444", "data_dir": "/tmp/x"}

@@ -52,10 +52,15 @@ def _flag_value(flag: str, value: str) -> Any:
     return value
 
 
+#: LLMPULSE_* variables that are not configuration keys: the config file's path, and the switch
+#: that makes a missing native scanner an import error (llmpulse.otlp.scan)
+NOT_CONFIG = frozenset({"LLMPULSE_CONFIG", "LLMPULSE_REQUIRE_NATIVE"})
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for name, raw in environ.items():
-        if not name.startswith("LLMPULSE_") or name == "LLMPULSE_CONFIG":
+        if not name.startswith("LLMPULSE_") or name in NOT_CONFIG:
             continue
         key = name[len("LLMPULSE_") :].lower()
         if key in FLAG_PATHS:
