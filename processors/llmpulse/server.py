@@ -22,7 +22,14 @@ from llmpulse.config import Config
 from llmpulse.forward import ForwardExporter
 from llmpulse.k8s import KubernetesEnricher, build_enricher
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
-from llmpulse.receiver import Admission, GRPCReceiver, HTTPReceiver, TokenCheck, tune_allocator
+from llmpulse.receiver import (
+    Admission,
+    GRPCReceiver,
+    HTTPReceiver,
+    TokenCheck,
+    tune_allocator,
+    tune_collector,
+)
 from llmpulse.remotewrite import RemoteWriteExporter
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector, StateStore
@@ -217,6 +224,7 @@ class Gateway:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start(reuse_port=reuse_port)
+        tune_collector()  # after start-up: what it built is long-lived
         if on_ready is not None:
             on_ready(self)
         await stop.wait()

