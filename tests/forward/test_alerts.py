@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -128,3 +129,24 @@ def test_real_alertmanager_accepts_and_routes_the_alerts(tmp_path: Path) -> None
         "event_name": "llmpulse.alert",
     }
     assert alert["annotations"]["summary"] == "LLM call content_filter on gpt-4o-mini in checkout"
+
+
+def test_encode_marked_leaves_the_request_as_it_was_even_when_marking_fails() -> None:
+    marker = AlertMarker(["content_filter"], "critical")
+    request = traces(CONTENT_FILTER, {**CONTENT_FILTER}, {"http.route": "/health"})
+    before = request.SerializeToString()
+    calls = 0
+    original = marker.event_attributes
+
+    def second_fails(*args: Any) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("boom")
+        return original(*args)
+
+    marker.event_attributes = second_fails  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="boom"):
+        marker.encode_marked(request, before)
+    assert calls == 2
+    assert request.SerializeToString() == before  # the first span's event came off again

@@ -113,7 +113,10 @@ class AlertMarker:
                 found.append((span, error_class, i))
         return found
 
-    def _mark(self, request: ExportTraceServiceRequest, found: list[tuple[Span, str, int]]) -> None:
+    def _mark(
+        self, request: ExportTraceServiceRequest, found: list[tuple[Span, str, int]], marked: list[Span]
+    ) -> None:
+        """Adds one event to each span found, listing each span in ``marked`` once it has it."""
         resources: dict[int, dict[str, Any]] = {}
         for span, error_class, i in found:
             if i not in resources:
@@ -123,6 +126,7 @@ class AlertMarker:
             event = span.events.add()
             event.name = EVENT_NAME
             event.time_unix_nano = span.end_time_unix_nano or int(self._clock() * 1e9)
+            marked.append(span)
             set_attributes(event.attributes, values)
 
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
@@ -134,7 +138,7 @@ class AlertMarker:
         found = self._alerting(marked, marked.SerializeToString())
         if not found:
             return request
-        self._mark(marked, found)
+        self._mark(marked, found, [])
         return marked
 
     def encode_marked(self, request: ExportTraceServiceRequest, payload: bytes) -> bytes:
@@ -144,12 +148,13 @@ class AlertMarker:
         found = self._alerting(request, payload)
         if not found:
             return payload
+        marked: list[Span] = []
         try:
-            self._mark(request, found)
+            self._mark(request, found, marked)
             encoded: bytes = request.SerializeToString()
             return encoded
         finally:
-            for span, _, _ in found:
+            for span in marked:  # only the events added here, even if marking failed halfway
                 del span.events[-1]
 
     # -- logs --------------------------------------------------------------------------------
