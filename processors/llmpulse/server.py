@@ -21,6 +21,7 @@ from llmpulse import __version__
 from llmpulse.config import Config
 from llmpulse.forward import ForwardExporter
 from llmpulse.k8s import KubernetesEnricher, build_enricher
+from llmpulse.otlp.scan import NATIVE
 from llmpulse.pipeline import Exporter, Pipeline, ResourceEnricher
 from llmpulse.receiver import (
     Admission,
@@ -178,9 +179,10 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self._housekeeping()))
         self._ready = True
         log.info(
-            "llmpulse %s ready (instance %s); metrics on http://%s/metrics",
+            "llmpulse %s ready (instance %s, %s span scanner); metrics on http://%s/metrics",
             __version__,
             self.instance,
+            "native" if NATIVE else "pure-Python (no C compiler at install: ordinary spans cost more)",
             self.config.metrics.endpoint,
         )
 
