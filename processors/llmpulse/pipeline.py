@@ -1,8 +1,12 @@
 """The processing pipeline: decoded OTLP requests in, canonical calls to span metrics, enriched
 requests to the exporters. Data flows one way:
 
-    receivers → recognise (dialects) → dedup → enrich (errors, cost, dimensions) → write-back
+    receivers → scan (llmpulse.otlp.scan: which spans have LLM, credential or content keys)
+              → recognise (dialects) → dedup → enrich (errors, cost, dimensions) → write-back
               → redaction → span metrics → exporters (forwarding, …)
+
+Ordinary spans stop at the scan: it reads the encoded request in C, so they are forwarded as
+they came without ever becoming Python objects.
 
 Receivers call ``Pipeline.consume``; it never raises for bad records (they are counted and
 reported in ``partial_success``), only ``Backpressure`` when an exporter's queue is full, which
