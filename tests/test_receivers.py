@@ -211,7 +211,7 @@ class _Full:
     def admit(self, signal: str, size: int) -> None:
         raise Backpressure("forward queue to collector:4317 is full (64 MiB)", retry_after_s=2.5)
 
-    def export(self, signal: str, request: object) -> None:
+    def export(self, signal: str, request: object, encoded: bytes | None = None) -> None:
         raise AssertionError("a refused request must not be exported")
 
 
@@ -348,3 +348,20 @@ def test_invalid_spans_in_several_scopes_are_refused_and_the_rest_processed(
     assert [s.span_id for s in capture.spans()] == [first.spans[1].span_id, second.spans[1].span_id]
     for span in capture.spans():
         assert {kv.key for kv in span.attributes} >= {"llmpulse.dialect", "llmpulse.cost.usd"}
+
+
+def test_a_request_with_nothing_to_change_is_exported_as_received(
+    gateway: Gateway, capture: CaptureExporter
+) -> None:
+    plain = _request({"http.route": "/a"}, {"http.route": "/b", "db.system": "redis"})
+    body = plain.SerializeToString()
+    _grpc(gateway, body)
+    llm = _request({"http.route": "/a"}, dict(LLM)).SerializeToString()
+    _grpc(gateway, llm)
+    bad = _request({"http.route": "/a"}, {"http.route": "/b"})
+    bad.resource_spans[0].scope_spans[0].spans[1].span_id = b""
+    _grpc(gateway, bad.SerializeToString())
+    # no LLM, content or credential key: the exporters get the received bytes, not a re-encoding;
+    # an LLM span (written back) or a refused span changes the request, so it is encoded again
+    assert capture.encodings == [body, None, None]
+    assert capture.requests[0][1].SerializeToString() == body

@@ -80,7 +80,9 @@ class Exporter(Protocol):
 
     def admit(self, signal: Signal, size: int) -> None: ...
 
-    def export(self, signal: Signal, request: Message) -> None: ...
+    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
+        """``encoded``: the request's protobuf encoding when the pipeline has it at no cost (the
+        body as received, when nothing in it changed), so it need not be encoded again."""
 
 
 class ResourceEnricher(Protocol):
@@ -148,15 +150,16 @@ class Pipeline:
         decoded from, when there is one (it spares re-encoding it for the span scanner)."""
         for exporter in self.exporters:
             exporter.admit(signal, size)
+        encoded: bytes | None = None
         if signal == "traces":
-            outcome = self._traces(request, peer, body)
+            outcome, encoded = self._traces(request, peer, body)
         elif signal == "logs":
             outcome = self._logs(request, peer)
         else:
             outcome = self._metrics(request)
         self._received[signal][protocol if protocol in ("grpc", "http") else "http"].inc(outcome.accepted)
         for exporter in self.exporters:
-            exporter.export(signal, request)
+            exporter.export(signal, request, encoded)
         return outcome
 
     # -- traces ------------------------------------------------------------------------------
@@ -173,15 +176,18 @@ class Pipeline:
             self._key_flags[key] = flags
         return flags
 
-    def _scan(self, request: Any, body: bytes | None) -> tuple[Callable[[set[bytes]], Any], Any, Any]:
+    def _scan(
+        self, request: Any, body: bytes | None
+    ) -> tuple[Callable[[set[bytes]], Any], Any, Any, bytes | None]:
         """The spans worth a look, read from the encoded request: ordinary spans (no LLM,
         credential or content key) never become Python objects (``llmpulse.otlp.scan``).
-        Returns them with dedup's parent lookup over the same request."""
+        Returns them with dedup's parent lookup over the same request, and the encoding read
+        when it is the request as it stands (``None`` when there is none at hand)."""
         if len(self._key_flags_b) > 20_000:
             self._key_flags_b.clear()
         if not NATIVE:
             flagged, invalid = scan_message(request, self._key_flags_b, self._classify_b)
-            return lambda traces: message_parents(request, traces), flagged, invalid
+            return lambda traces: message_parents(request, traces), flagged, invalid, body
         if body is None:
             body = request.SerializeToString()
         try:
@@ -190,17 +196,20 @@ class Pipeline:
             # valid protobuf the scanner does not read (an unknown field encoded as a group):
             # drop the unknown fields and scan upb's re-encoding of what is left
             request.DiscardUnknownFields()
-            body = request.SerializeToString()
-            flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
+            reencoded = request.SerializeToString()
+            flagged, invalid = scan_spans(reencoded, self._key_flags_b, self._classify_b)
+            return lambda traces: parents(reencoded, traces), flagged, invalid, None
         encoded = body
-        return lambda traces: parents(encoded, traces), flagged, invalid
+        return lambda traces: parents(encoded, traces), flagged, invalid, encoded
 
-    def _traces(self, request: Any, peer: str | None, body: bytes | None) -> Outcome:
+    def _traces(self, request: Any, peer: str | None, body: bytes | None) -> tuple[Outcome, bytes | None]:
+        """The outcome, and the request's encoding if nothing in it changed (else ``None``)."""
         outcome = Outcome()
         candidates: list[Candidate] = []
         to_redact: list[tuple[Span, bytes, bytes | None]] = []
         recogniser = self.recogniser
-        lookup_parents, flagged, invalid = self._scan(request, body)
+        lookup_parents, flagged, invalid, encoded = self._scan(request, body)
+        changed = bool(invalid)
         hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for i, j, k, flags in flagged:
             hits.setdefault((i, j), []).append((k, flags))
@@ -208,7 +217,8 @@ class Pipeline:
         for i, j, k in invalid:
             bad.setdefault((i, j), []).append(k)
         for i, rs in enumerate(request.resource_spans):
-            resource = self._resource(rs.resource, peer)
+            resource, touched = self._resource(rs.resource, peer)
+            changed = changed or touched
             service = resource.get("service.name")
             service_name = service if isinstance(service, str) and service else None
             resource_key = tuple(
@@ -227,6 +237,7 @@ class Pipeline:
                     work = [(k, known.get(k, 0)) for k in range(len(spans)) if k not in skip]
                 elif work is None:
                     continue
+                changed = True  # spans worth a look may be rewritten (write-back, redaction)
                 for k, flags in work:
                     span = spans[k]
                     if scope_dialect is None and not flags & _LLM:
@@ -287,10 +298,12 @@ class Pipeline:
             outcome.rejected = len(invalid)
             outcome.message = f"{len(invalid)} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
             self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(len(invalid))
-        return outcome
+        return outcome, None if changed else encoded
 
-    def _resource(self, resource: Any, peer: str | None) -> dict[str, Any]:
+    def _resource(self, resource: Any, peer: str | None) -> tuple[dict[str, Any], bool]:
+        """The resource's attributes after enrichment, and whether the resource changed."""
         attrs = attrs_to_dict(resource.attributes)
+        changed = False
         for enricher in self.resource_enrichers:
             extra = enricher.enrich(attrs, peer)
             if extra:
@@ -299,9 +312,10 @@ class Pipeline:
                 added = {k: v for k, v in extra.items() if k not in attrs}
                 set_attributes(resource.attributes, added)
                 attrs.update(added)
+                changed = changed or bool(added)
         if any(self._flags(k) & _CREDENTIAL for k in attrs):
-            redact_attributes(resource.attributes, "keep", self._truncate)
-        return attrs
+            changed = redact_attributes(resource.attributes, "keep", self._truncate) > 0 or changed
+        return attrs, changed
 
     def _redact_span(self, span: Span, encoded: bytes | None = None, attr_flags: bytes | None = None) -> None:
         """``encoded`` and ``attr_flags`` (``read_attributes``), when the caller has them, are the
@@ -344,7 +358,7 @@ class Pipeline:
         outcome = Outcome()
         counted: list[LLMCall] = []
         for rl in request.resource_logs:
-            resource = self._resource(rl.resource, peer)
+            resource, _ = self._resource(rl.resource, peer)
             for sl in rl.scope_logs:
                 for record in sl.log_records:
                     call = self.accesslogs.process(record, sl.scope.name, resource)

@@ -30,14 +30,17 @@ class CaptureExporter:
 
     def __init__(self) -> None:
         self.requests: list[tuple[Signal, Message]] = []
+        #: what the pipeline handed over as each request's encoding (None: it must encode it)
+        self.encodings: list[bytes | None] = []
 
     def admit(self, signal: Signal, size: int) -> None:
         return None
 
-    def export(self, signal: Signal, request: Message) -> None:
+    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
         copy = type(request)()
         copy.CopyFrom(request)
         self.requests.append((signal, copy))
+        self.encodings.append(encoded)
 
     def spans(self) -> list[Any]:
         return [
