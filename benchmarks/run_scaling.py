@@ -508,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--streams", type=int, default=8, help="client channels at saturation")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--llm-share", type=float, default=0.2, help="share of LLM spans in the load")
     parser.add_argument(
         "--rates", type=float, nargs="+", default=[50_000, 20_000, 10_000], help="offered spans/s for latency"
     )
@@ -519,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
-    load = build_load(16, 512, 0.2)
+    load = build_load(16, 512, args.llm_share)
     print(f"load: {describe(load)}")
     print(f"machine: {os.cpu_count()} CPUs, {platform_line()}, load average {os.getloadavg()}", flush=True)
     outcomes: list[Outcome] = []
