@@ -202,11 +202,24 @@ class Pipeline:
         encoded = body
         return lambda traces: parents(encoded, traces), flagged, invalid, encoded
 
+    def _read(self, span: Span) -> tuple[bytes | None, dict[str, Any], bytes | None]:
+        """An LLM span's encoding, attributes and per-attribute key flags (``read_attributes``).
+        Without the C module the attributes come from upb directly: its Python twin would only
+        decode the span again."""
+        if NATIVE:
+            encoded = span.SerializeToString()
+            try:
+                attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags)
+                return encoded, attrs, attr_flags
+            except ValueError:  # the C reader refuses what upb's encoding never has
+                return encoded, attrs_to_dict(span.attributes), None
+        return None, attrs_to_dict(span.attributes), None
+
     def _traces(self, request: Any, peer: str | None, body: bytes | None) -> tuple[Outcome, bytes | None]:
         """The outcome, and the request's encoding if nothing in it changed (else ``None``)."""
         outcome = Outcome()
         candidates: list[Candidate] = []
-        to_redact: list[tuple[Span, bytes, bytes | None]] = []
+        to_redact: list[tuple[Span, bytes | None, bytes | None]] = []
         recogniser = self.recogniser
         lookup_parents, flagged, invalid, encoded = self._scan(request, body)
         changed = bool(invalid)
@@ -246,11 +259,7 @@ class Pipeline:
                         elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
-                    encoded = span.SerializeToString()
-                    try:
-                        attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags)
-                    except ValueError:  # the C reader refuses what upb's encoding never has
-                        attrs, attr_flags = attrs_to_dict(span.attributes), None
+                    encoded, attrs, attr_flags = self._read(span)
                     to_redact.append((span, encoded, attr_flags))
                     found = recogniser.recognise(span, scope, scope_dialect, attrs)
                     if found is None:

@@ -130,16 +130,11 @@ class AlertMarker:
             set_attributes(event.attributes, values)
 
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
-        """``request`` with alert events added (on a copy; the pipeline's request is not changed)."""
-        if not self.classes:
-            return request
-        marked = ExportTraceServiceRequest()
-        marked.CopyFrom(request)
-        found = self._alerting(marked, marked.SerializeToString())
-        if not found:
-            return request
-        self._mark(marked, found, [])
-        return marked
+        """``request`` with alert events added (a new request; ``request`` itself when nothing
+        alerts, and it is never changed)."""
+        payload = request.SerializeToString()
+        marked = self.encode_marked(request, payload)
+        return request if marked is payload else ExportTraceServiceRequest.FromString(marked)
 
     def encode_marked(self, request: ExportTraceServiceRequest, payload: bytes) -> bytes:
         """``payload`` (the encoded ``request``) with alert events added. The events go onto the
