@@ -14,6 +14,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from llmpulse.otlp._anyvalue import attrs_to_dict
+
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
@@ -225,11 +230,6 @@ def read_attributes(
     """``_scan.read_attributes`` through upb (the fallback needs no speed of its own here: the
     pipeline without the C module reads the decoded span directly). The C reader refuses merged
     duplicate message fields, which upb's own encoding of a span never has."""
-    from google.protobuf.message import DecodeError
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-    from llmpulse.otlp._anyvalue import attrs_to_dict
-
     try:
         decoded = Span.FromString(bytes(span))
     except DecodeError as exc:
