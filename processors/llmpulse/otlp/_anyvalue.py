@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, MutableSequence
 from typing import Any
 
@@ -35,7 +36,16 @@ def attrs_to_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
 
 def assign(target: AnyValue, value: Any) -> None:
     """Store a Python value (scalar, list, mapping; anything else as its ``str``) in ``target``."""
-    if isinstance(value, bool):
+    kind = type(value)  # exact types first: one lookup instead of walking the isinstance chain
+    if kind is str:
+        target.string_value = value
+    elif kind is int:
+        target.int_value = value
+    elif kind is bool:
+        target.bool_value = value
+    elif kind is float:
+        target.double_value = value
+    elif isinstance(value, bool):
         target.bool_value = value
     elif isinstance(value, int):
         target.int_value = value
@@ -65,6 +75,29 @@ def assign(target: AnyValue, value: Any) -> None:
 _EXACT_TYPES = frozenset({str, int, bool, bytes})
 
 
+def _same_scalar(old: Any, value: Any) -> bool:
+    kind = type(value)
+    if type(old) is not kind:
+        return False
+    if kind is float:
+        # bit-identical: equal and, for zeros, the same sign (NaN is never equal, so rewritten)
+        return old == value and (old != 0.0 or math.copysign(1.0, old) == math.copysign(1.0, value))
+    return kind in _EXACT_TYPES and old == value
+
+
+def _same(old: Any, value: Any) -> bool:
+    """Whether storing ``value`` would encode exactly what ``old`` (``to_py`` of the stored
+    AnyValue) already is, so the write can be skipped. Lists compare element-wise with exact
+    element types (``[1]`` is not ``[1.0]``); nested or empty lists and maps are never "same"."""
+    if type(value) is list:
+        return (
+            type(old) is list
+            and 0 < len(old) == len(value)
+            and all(_same_scalar(a, b) for a, b in zip(old, value, strict=True))
+        )
+    return _same_scalar(old, value)
+
+
 def set_attributes(
     attributes: MutableSequence[KeyValue],
     values: Mapping[str, Any],
@@ -87,8 +120,7 @@ def set_attributes(
                 kv.key = key
                 assign(kv.value, value)
                 continue
-            old = current[key]
-            if type(old) is type(value) and type(value) in _EXACT_TYPES and old == value:
+            if _same(current[key], value):
                 continue
         if index is None:
             index = {kv.key: i for i, kv in enumerate(attributes)}
@@ -107,7 +139,7 @@ def set_attributes(
                 backup = attributes.add()  # type: ignore[attr-defined]
                 backup.key = "llmpulse.original." + key
                 backup.value.CopyFrom(existing.value)
-            elif type(old) is type(value) and type(value) in _EXACT_TYPES:
+            elif _same(old, value):
                 continue  # already holds exactly this value (the common case on semconv spans)
         existing.value.Clear()
         assign(existing.value, value)
