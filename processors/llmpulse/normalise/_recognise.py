@@ -15,9 +15,20 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse.call import INFERENCE_OPERATIONS, LLMCall
 from llmpulse.dialects import DIALECTS, Dialect
-from llmpulse.dialects._spec import A
+from llmpulse.dialects._spec import A, J, Mapped, Since, Sum
 from llmpulse.normalise._names import host_of, operation_name, provider_name
-from llmpulse.normalise._values import as_bool, as_float, as_int, as_str, as_str_list
+from llmpulse.normalise._values import (
+    MAX_LABEL_CHARS,
+    MAX_TOKENS,
+    MISSING,
+    as_bool,
+    as_float,
+    as_int,
+    as_str,
+    as_str_list,
+    parse_structured,
+    walk,
+)
 from llmpulse.otlp import attrs_to_dict
 
 
@@ -116,9 +127,9 @@ class Recogniser:
     def dialect_for(self, view: SpanView, scope_dialect: Dialect | None) -> Dialect | None:
         if scope_dialect is not None:
             return scope_dialect
-        attrs = view.attrs
+        has = view.attrs.__contains__
         for dialect in self._dialects:
-            if any(key in attrs for key in dialect.markers):
+            if any(map(has, dialect.markers)):
                 return dialect
             if dialect.detect is not None and dialect.detect(view):
                 return dialect
@@ -154,41 +165,145 @@ class Recogniser:
         return call, dialect, view, _error_evidence(span, values)
 
 
-#: (field, parser, ((attribute key or None, source, scale, implies_streaming), ...)) per dialect
-_Plan = tuple[tuple[str, Callable[[Any, float], Any], tuple[tuple[str | None, Any, float, bool], ...]], ...]
-_PLANS: dict[int, tuple[Dialect, _Plan]] = {}
+#: how a source is read in ``_read_fields``: a plain attribute (``dict`` lookup), a value inside a
+#: structured attribute (parsed once per span however many paths read it), or the source's ``read``
+_ATTR, _JSON, _READ = 0, 1, 2
+#: (how, attribute key, source, scale, implies_streaming)
+_Step = tuple[int, str, Any, float, bool]
+#: (field, parser, steps) for the fields a span can fill, in table order
+_Plan = tuple[tuple[str, Callable[[Any, float], Any], tuple[_Step, ...]], ...]
+#: a step and the attributes without which it reads nothing
+_Entry = tuple[_Step, frozenset[str] | None]
 
 
-def _plan(dialect: Dialect) -> _Plan:
-    """The dialect's table flattened once: plain attribute sources are read with ``dict.get``
-    in the loop below instead of a method call each (most sources of a span are absent)."""
-    cached = _PLANS.get(id(dialect))
-    if cached is not None and cached[0] is dialect:
-        return cached[1]
-    plan = tuple(
-        (
-            name,
-            _PARSERS[name],
-            tuple((s.key if type(s) is A else None, s, s.scale, s.implies_streaming) for s in sources),
-        )
-        for name, sources in dialect.fields.items()
+def _source_keys(source: Any) -> frozenset[str] | None:
+    """The attributes without which ``source`` reads nothing (``None``: it reads other facts)."""
+    if isinstance(source, (A, J, Mapped, Since)):
+        return frozenset((source.key,))
+    if isinstance(source, Sum):
+        return frozenset(part.key for part in source.parts)
+    return None
+
+
+class _Table:
+    """A dialect's table prepared once for the hot path.
+
+    Most sources of a table are absent from any one span, so the plan is cut down to the fields
+    and sources the span's set of table keys can fill, and cached by that set (it varies little:
+    content keys and other extras are not part of it). Alias lookups are cached per raw value."""
+
+    __slots__ = (
+        "_op_aliases",
+        "_plans",
+        "_prov_aliases",
+        "_steps",
+        "dialect",
+        "keys",
+        "operations",
+        "providers",
     )
-    if len(_PLANS) > 256:
-        _PLANS.clear()
-    _PLANS[id(dialect)] = (dialect, plan)
-    return plan
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        steps: list[tuple[str, Callable[[Any, float], Any], tuple[_Entry, ...]]] = []
+        keys: set[str] = set()
+        for name, sources in dialect.fields.items():
+            entries = []
+            for source in sources:
+                needs = _source_keys(source)
+                keys.update(needs or ())
+                how, key = _READ, ""
+                if type(source) is A or type(source) is J:
+                    how, key = _ATTR if type(source) is A else _JSON, source.key
+                entries.append(((how, key, source, source.scale, source.implies_streaming), needs))
+            steps.append((name, _PARSERS[name], tuple(entries)))
+        self.keys = frozenset(keys)
+        self._steps = tuple(steps)
+        self._plans: dict[frozenset[str], _Plan] = {}
+        self.operations: dict[str, str] = {}
+        self.providers: dict[str, str | None] = {}
+        self._op_aliases = dict(dialect.operation_aliases)
+        self._prov_aliases = dict(dialect.provider_aliases)
+
+    def plan(self, present: frozenset[str]) -> _Plan:
+        """The steps that can yield a value when exactly ``present`` of the table's keys are set."""
+        plan = self._plans.get(present)
+        if plan is None:
+            fields = []
+            for name, parse, entries in self._steps:
+                kept = tuple(step for step, need in entries if need is None or not need.isdisjoint(present))
+                if kept:
+                    fields.append((name, parse, kept))
+            plan = tuple(fields)
+            if len(self._plans) >= 1024:
+                self._plans.clear()
+            self._plans[present] = plan
+        return plan
+
+    def operation(self, raw: str) -> str:
+        found = self.operations.get(raw)
+        if found is None:
+            found = operation_name(raw, self._op_aliases)
+            if len(self.operations) >= 4096:
+                self.operations.clear()
+            self.operations[raw] = found
+        return found
+
+    def provider(self, raw: str) -> str | None:
+        try:
+            return self.providers[raw]
+        except KeyError:
+            pass
+        found = provider_name(raw, self._prov_aliases)
+        if len(self.providers) >= 4096:
+            self.providers.clear()
+        self.providers[raw] = found
+        return found
+
+
+_TABLES: dict[int, _Table] = {}
+
+
+def _table(dialect: Dialect) -> _Table:
+    table = _TABLES.get(id(dialect))
+    if table is None or table.dialect is not dialect:
+        if len(_TABLES) > 256:
+            _TABLES.clear()
+        table = _TABLES[id(dialect)] = _Table(dialect)
+    return table
 
 
 def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool]:
     values: dict[str, Any] = {}
     implied_streaming = False
     attrs = view.attrs
-    for name, parse, sources in _plan(dialect):
-        for key, source, scale, implies in sources:
-            raw = attrs.get(key) if key is not None else source.read(view)
+    table = _table(dialect)
+    structured: dict[str, Any] | None = None
+    for name, parse, steps in table.plan(table.keys.intersection(attrs)):
+        for how, key, source, scale, implies in steps:
+            if how == _ATTR:
+                raw = attrs.get(key)
+            elif how == _JSON:  # J.read, with the attribute parsed once for all its paths
+                if structured is None:
+                    structured = {}
+                if key in structured:
+                    node = structured[key]
+                else:
+                    raw = attrs.get(key)
+                    node = structured[key] = None if raw is None else parse_structured(raw)
+                raw = None if node is None else walk(node, source.path)
+            else:
+                raw = source.read(view)
             if raw is None:
                 continue
-            value = parse(raw, scale)
+            # the two commonest cases of as_str / as_int inline; everything else through the parser
+            if parse is _str and type(raw) is str:
+                text = raw.strip()
+                value: Any = None if text in MISSING else text[:MAX_LABEL_CHARS]
+            elif parse is _int and type(raw) is int:
+                value = raw if 0 <= raw <= MAX_TOKENS else None
+            else:
+                value = parse(raw, scale)
             if value is None:
                 continue
             values[name] = value
@@ -200,18 +315,19 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
 def _build_call(
     dialect: Dialect, view: SpanView, values: dict[str, Any], implied_streaming: bool
 ) -> LLMCall | None:
+    table = _table(dialect)
     raw_op = values.get("operation")
-    operation = operation_name(raw_op, dict(dialect.operation_aliases)) if raw_op else None
-    tokens_known = any(k in values for k in ("input_tokens", "output_tokens"))
-    model_known = "request_model" in values or "response_model" in values
+    operation = table.operation(raw_op) if raw_op else None
     if operation is None:
+        tokens_known = "input_tokens" in values or "output_tokens" in values
+        model_known = "request_model" in values or "response_model" in values
         if not (tokens_known and model_known):
             return None
     elif operation not in INFERENCE_OPERATIONS:
         return None
 
     raw_provider = values.get("provider")
-    provider = provider_name(raw_provider, dict(dialect.provider_aliases)) if raw_provider else None
+    provider = table.provider(raw_provider) if raw_provider else None
 
     input_tokens = values.get("input_tokens")
     cache_read = values.get("cache_read_tokens")

@@ -128,7 +128,11 @@ def parse_structured(value: Any) -> Any:
 
 def dig(value: Any, path: tuple[str, ...]) -> Any:
     """Walk ``path`` through nested dicts (lists by index), parsing JSON strings on the way."""
-    node = parse_structured(value)
+    return walk(parse_structured(value), path)
+
+
+def walk(node: Any, path: tuple[str, ...]) -> Any:
+    """``dig`` on a value already through ``parse_structured`` (parse once, walk many paths)."""
     for part in path:
         if isinstance(node, str):
             node = parse_structured(node)
