@@ -175,3 +175,46 @@ def test_restore_continues_counters() -> None:
     )
     assert registry.get_sample_value("gen_ai_client_cost_usd_total", labels) == 1.0
     assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", labels) == 2
+
+
+def test_a_label_set_seen_before_expiry_or_restore_feeds_the_live_series() -> None:
+    """Each label set's series are remembered between calls: expiry and restore must not leave a
+    call updating a series that is no longer in the aggregate."""
+    metrics, registry, clock = _setup(idle_timeout_s=60, cardinality_limit=10)
+    labels = {
+        "gen_ai_operation_name": "chat",
+        "gen_ai_provider_name": "openai",
+        "gen_ai_request_model": "gpt-4o",
+        "service_name": "svc",
+    }
+    metrics.record([_call(input_tokens=5)])
+    clock.now += 61
+    assert len(metrics.expire()) == 4
+    metrics.record([_call(input_tokens=7)])  # after expiry: a new series from zero
+    tokens = {**labels, "gen_ai_token_type": "input"}
+    assert registry.get_sample_value("gen_ai_client_tokens_total", tokens) == 7
+    assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", labels) == 1
+
+    snapshot = metrics.snapshot()
+    metrics.record([_call(input_tokens=1)])
+    metrics.restore(snapshot)  # back to the snapshot, then counted on top of it
+    metrics.record([_call(input_tokens=2)])
+    assert registry.get_sample_value("gen_ai_client_tokens_total", tokens) == 9
+    assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", labels) == 2
+
+    # over budget a label set folds into the overflow series each time, until expiry frees room
+    metrics.record([_call(model=f"model-{i}") for i in range(9)])
+    metrics.record([_call(model="late"), _call(model="late")])
+    overflow_count = {"otel_metric_overflow": "true"}
+    assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", overflow_count) == 2
+    clock.now += 61
+    metrics.expire()
+    metrics.record([_call(model="late")])
+    late = {**labels, "gen_ai_request_model": "late"}
+    assert registry.get_sample_value("gen_ai_client_operation_duration_seconds_count", late) == 1
+    assert (
+        registry.get_sample_value(
+            "llmpulse_cardinality_overflow_total", {"metric": "gen_ai_client_operation_duration_seconds"}
+        )
+        == 2
+    )

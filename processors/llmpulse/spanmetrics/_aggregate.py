@@ -65,6 +65,32 @@ class MetricState:
         return state
 
 
+class _Bound:
+    """The series one call label set feeds, found once (``SpanMetrics._record_one``)."""
+
+    __slots__ = ("base", "durations", "states")
+
+    def __init__(self, base: LabelSet) -> None:
+        self.base = base
+        #: duration histograms by error class ("" on success)
+        self.durations: dict[str, Any] = {}
+        #: the other series by slot (``_USAGE_SLOTS``, ``_TOKENS_SLOTS`` or the metric name)
+        self.states: dict[str, Any] = {}
+
+
+_DURATION, _TOKEN_USAGE, _TOKENS = c.DURATION.name, c.TOKEN_USAGE.name, c.TOKENS.name
+_TTFT, _PER_CHUNK, _COST, _UNPRICED = c.TTFT.name, c.TIME_PER_CHUNK.name, c.COST.name, c.UNPRICED.name
+_DURATION_BUCKETS, _TOKEN_USAGE_BUCKETS = c.DURATION.buckets, c.TOKEN_USAGE.buckets
+_TTFT_BUCKETS, _PER_CHUNK_BUCKETS = c.TTFT.buckets, c.TIME_PER_CHUNK.buckets
+_USAGE_SLOTS = {t: f"{_TOKEN_USAGE}/{t}" for t in ("input", "output")}
+_TOKENS_SLOTS = {t: f"{_TOKENS}/{t}" for t in ("input", "output", "cache_read", "cache_write", "reasoning")}
+_TOKEN_LABELS: dict[str, LabelSet] = {t: (("gen_ai_token_type", t),) for t in _TOKENS_SLOTS}
+
+
+def _error(error_class: str) -> LabelSet:
+    return (("error_type", error_class),) if error_class else ()
+
+
 @dataclass(frozen=True, slots=True)
 class SeriesSnapshot:
     """One series as exporters see it: cumulative values at snapshot time."""
@@ -100,6 +126,11 @@ class SpanMetrics:
         self._idle_timeout = idle_timeout_s
         self._lock = threading.Lock()
         self._metrics = {d.name: MetricState(d, cardinality_limit) for d in c.ALL}
+        #: each call's label set, resolved once to the series it feeds: looking a series up hashes
+        #: its whole label tuple (nested pairs, no cached hash), ~6 times per call. Dropped whenever
+        #: a series is removed or replaced, so a remembered series is always the live one.
+        self._bound: dict[tuple[Any, ...], _Bound] = {}
+        self._bound_limit = max(4 * cardinality_limit, 1024)
         #: listeners get the calls of each batch before it is applied (the state journal)
         self.journal: Callable[[Sequence[LLMCall]], None] | None = None
 
@@ -119,39 +150,85 @@ class SpanMetrics:
                 self._record_one(call, now)
 
     def _record_one(self, call: LLMCall, now: float) -> None:
-        base = base_labels(call)
-        m = self._metrics
-        of = self._overflow
+        dims = call.dimensions
+        key: tuple[Any, ...] = (
+            call.operation,
+            call.provider,
+            call.request_model,
+            call.response_model,
+            call.service_name,
+        )
+        if dims:
+            key += tuple(dims.items())
+        bound = self._bound.get(key)
+        if bound is None:
+            if len(self._bound) >= self._bound_limit:
+                self._bound.clear()
+            bound = self._bound[key] = _Bound(base_labels(call))
+        base = bound.base
+        states = bound.states
+        get = self._get
 
         if call.duration_s is not None:
-            labels = base + ((("error_type", call.error_class),) if call.error_class else ())
-            m[c.DURATION.name].get(labels, now, of).observe(c.DURATION.buckets, call.duration_s)
+            error_class = call.error_class or ""
+            by_class = bound.durations
+            state = by_class.get(error_class) or get(
+                by_class, error_class, _DURATION, base, _error(error_class), now
+            )
+            state.updated = now
+            state.observe(_DURATION_BUCKETS, call.duration_s)
 
-        usage = (
+        for token_type, amount in (
             ("input", call.input_tokens),
             ("output", call.output_tokens),
             ("cache_read", call.cache_read_tokens),
             ("cache_write", call.cache_write_tokens),
             ("reasoning", call.reasoning_tokens),
-        )
-        for token_type, amount in usage:
+        ):
             if amount is None:
                 continue
-            labels = (*base, ("gen_ai_token_type", token_type))
             if token_type in ("input", "output"):
-                m[c.TOKEN_USAGE.name].get(labels, now, of).observe(c.TOKEN_USAGE.buckets, float(amount))
-            m[c.TOKENS.name].get(labels, now, of).value += amount
+                slot = _USAGE_SLOTS[token_type]
+                state = states.get(slot) or get(
+                    states, slot, _TOKEN_USAGE, base, _TOKEN_LABELS[token_type], now
+                )
+                state.updated = now
+                state.observe(_TOKEN_USAGE_BUCKETS, float(amount))
+            slot = _TOKENS_SLOTS[token_type]
+            state = states.get(slot) or get(states, slot, _TOKENS, base, _TOKEN_LABELS[token_type], now)
+            state.updated = now
+            state.value += amount
 
         if call.streaming and call.ttft_s is not None:
-            m[c.TTFT.name].get(base, now, of).observe(c.TTFT.buckets, call.ttft_s)
+            state = states.get(_TTFT) or get(states, _TTFT, _TTFT, base, (), now)
+            state.updated = now
+            state.observe(_TTFT_BUCKETS, call.ttft_s)
             if call.duration_s is not None and call.output_tokens is not None and call.output_tokens > 1:
                 per_chunk = max(call.duration_s - call.ttft_s, 0.0) / (call.output_tokens - 1)
-                m[c.TIME_PER_CHUNK.name].get(base, now, of).observe(c.TIME_PER_CHUNK.buckets, per_chunk)
+                state = states.get(_PER_CHUNK) or get(states, _PER_CHUNK, _PER_CHUNK, base, (), now)
+                state.updated = now
+                state.observe(_PER_CHUNK_BUCKETS, per_chunk)
 
         if call.cost_usd is not None:
-            m[c.COST.name].get(base, now, of).value += call.cost_usd
+            state = states.get(_COST) or get(states, _COST, _COST, base, (), now)
+            state.updated = now
+            state.value += call.cost_usd
         elif call.input_tokens is not None or call.output_tokens is not None:
-            m[c.UNPRICED.name].get(base, now, of).value += 1
+            state = states.get(_UNPRICED) or get(states, _UNPRICED, _UNPRICED, base, (), now)
+            state.updated = now
+            state.value += 1
+
+    def _get(
+        self, states: dict[str, Any], slot: str, metric: str, base: LabelSet, extra: LabelSet, now: float
+    ) -> Any:
+        """The series of ``metric`` for ``base + extra``, remembered in ``states`` when it is the
+        series itself (an overflow stand-in is looked up again each time: each use is counted)."""
+        state = self._metrics[metric]
+        labels = base + extra
+        found = state.get(labels, now, self._overflow)
+        if state.series.get(labels) is found:
+            states[slot] = found
+        return found
 
     def series_count(self) -> int:
         with self._lock:
@@ -182,6 +259,8 @@ class SpanMetrics:
         with self._lock:
             for state in self._metrics.values():
                 idle = [labels for labels, s in state.series.items() if s.updated < cutoff]
+                if idle:
+                    self._bound.clear()
                 for labels in idle:
                     s = state.series.pop(labels)
                     # final values too: remote write sends them beside the stale marker
@@ -194,6 +273,7 @@ class SpanMetrics:
         """Load cumulative values (from a persisted snapshot) so counters continue, never reset."""
         now = self._clock()
         with self._lock:
+            self._bound.clear()
             for snap in snapshots:
                 state = self._metrics[snap.metric.name]
                 if snap.metric.kind == "histogram":

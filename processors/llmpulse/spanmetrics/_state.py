@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import operator
 import os
 import threading
 import time
@@ -69,9 +70,14 @@ class StateDirInUse(RuntimeError):
     """Another llmpulse process holds this data directory (two writers would corrupt the WAL)."""
 
 
+#: one call's row (a tuple: JSON writes it as the same array a list would give)
+_ROW = operator.attrgetter(*_FIELDS)
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode_batch(calls: Sequence[LLMCall]) -> bytes:
     """One WAL line: CRC-32 of the JSON, a space, the JSON array of call rows, a newline."""
-    body = json.dumps([[getattr(call, f) for f in _FIELDS] for call in calls], separators=(",", ":")).encode()
+    body = _ENCODE(list(map(_ROW, calls))).encode()
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
