@@ -304,6 +304,7 @@ cache_put(KeyCache *cache, const uint8_t *key, Py_ssize_t len, uint64_t hash, Py
 typedef struct {
     const uint8_t *base;
     int parents_mode;
+    int ranges; /* locate_spans: flagged tuples carry the span's byte range */
     /* scan_spans */
     PyObject *key_flags, *classify, *flagged, *invalid;
     KeyCache cache;
@@ -464,6 +465,7 @@ done:
 static int
 walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_t j, Py_ssize_t k)
 {
+    const uint8_t *first = p;
     const uint8_t *trace = p, *span = p, *parent = p;
     Py_ssize_t trace_len = 0, span_len = 0, parent_len = 0;
     long long flags = 0;
@@ -506,6 +508,11 @@ walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_
     }
     if (w->parents_mode) {
         return record_parent(w, trace, span, parent, parent_len);
+    }
+    if (flags != 0 && w->ranges) {
+        return append_tuple(w->flagged, Py_BuildValue("(nnnLnn)", i, j, k, flags,
+                                                      (Py_ssize_t)(first - w->base),
+                                                      (Py_ssize_t)(end - w->base)));
     }
     if (flags != 0) {
         return append_tuple(w->flagged, Py_BuildValue("(nnnL)", i, j, k, flags));
@@ -585,15 +592,15 @@ PyDoc_STRVAR(scan_spans_doc,
 "and its offset.");
 
 static PyObject *
-scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
+scan_common(PyObject *args, int ranges, const char *format)
 {
     Py_buffer body;
     PyObject *key_flags, *classify, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*O!O:scan_spans", &body, &PyDict_Type, &key_flags, &classify)) {
+    if (!PyArg_ParseTuple(args, format, &body, &PyDict_Type, &key_flags, &classify)) {
         return NULL;
     }
-    Walk w = {(const uint8_t *)body.buf, 0, key_flags, classify, NULL, NULL, {NULL, 0, 0, 0, NULL},
-              NULL, NULL};
+    Walk w = {(const uint8_t *)body.buf, 0, ranges, key_flags, classify, NULL, NULL,
+              {NULL, 0, 0, 0, NULL}, NULL, NULL};
     if (!PyCallable_Check(classify)) {
         PyErr_Format(PyExc_TypeError, "classify must be callable, not %s", Py_TYPE(classify)->tp_name);
         goto done;
@@ -615,6 +622,23 @@ done:
     return result;
 }
 
+static PyObject *
+scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    return scan_common(args, 0, "y*O!O:scan_spans");
+}
+
+PyDoc_STRVAR(locate_spans_doc,
+"locate_spans(body, key_flags, classify, /) -> (flagged, invalid)\n--\n\n"
+"scan_spans, with each flagged span's place in body: flagged is [(i, j, k, flags, start,\n"
+"stop)], body[start:stop] being the span's encoding (without its tag and length).");
+
+static PyObject *
+locate_spans(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    return scan_common(args, 1, "y*O!O:locate_spans");
+}
+
 PyDoc_STRVAR(parents_doc,
 "parents(body, traces, /) -> {(trace_id, span_id): parent_span_id}\n--\n\n"
 "For every span with valid ids whose trace_id is in the set `traces`, its parent_span_id\n"
@@ -628,7 +652,7 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "y*O:parents", &body, &traces)) {
         return NULL;
     }
-    Walk w = {(const uint8_t *)body.buf, 1, NULL, NULL, NULL, NULL, {NULL, 0, 0, 0, NULL}, traces,
+    Walk w = {(const uint8_t *)body.buf, 1, 0, NULL, NULL, NULL, NULL, {NULL, 0, 0, 0, NULL}, traces,
               NULL};
     if (!PyAnySet_Check(traces)) {
         PyErr_Format(PyExc_TypeError, "traces must be a set or frozenset, not %s",
@@ -882,8 +906,307 @@ done:
     return result;
 }
 
+/* ---- splice: the request with some spans and resources replaced ------------------------------
+ * The pipeline changes only the spans it looks at (write-back, redaction) and sometimes a
+ * resource (Kubernetes metadata). Re-encoding the whole request for the exporters cost more than
+ * the rest of the forwarding; here the changed messages' new encodings replace the old ones in the
+ * received bytes, and only the enclosing ResourceSpans/ScopeSpans get new lengths. Everything
+ * else, unknown fields included, is copied as it came. */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int
+buf_reserve(Buf *b, Py_ssize_t extra)
+{
+    if (extra <= b->cap - b->len) {
+        return 0;
+    }
+    Py_ssize_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < extra) {
+        if (cap > PY_SSIZE_T_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *data = PyMem_Realloc(b->data, (size_t)cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+buf_put(Buf *b, const void *src, Py_ssize_t n)
+{
+    if (buf_reserve(b, n) < 0) {
+        return -1;
+    }
+    if (n > 0) {
+        memcpy(b->data + b->len, src, (size_t)n);
+        b->len += n;
+    }
+    return 0;
+}
+
+/* a length-delimited field with a one-byte tag (fields 1 and 2 here) */
+static int
+buf_field(Buf *b, uint8_t tag, const void *src, Py_ssize_t n)
+{
+    uint8_t head[11];
+    int h = 0;
+    uint64_t v = (uint64_t)n;
+    head[h++] = tag;
+    while (v >= 0x80) {
+        head[h++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    head[h++] = (uint8_t)v;
+    if (buf_put(b, head, h) < 0) {
+        return -1;
+    }
+    return buf_put(b, src, n);
+}
+
+typedef struct {
+    Py_ssize_t i, j, k;  /* k is unused for resources */
+    const char *data;    /* NULL: drop the span */
+    Py_ssize_t len;
+} Edit;
+
+typedef struct {
+    const uint8_t *base;
+    Edit *spans, *resources;
+    Py_ssize_t n_spans, n_resources, next_span, next_resource;
+} Splice;
+
+static int
+splice_scope(Splice *s, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_t j, Buf *out)
+{
+    Py_ssize_t k = 0;
+    Field f;
+    while (p < end) {
+        const uint8_t *tag_at = p;
+        if (next_field(s->base, &p, end, "ScopeSpans", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 2 && f.wire_type == 2) {
+            Edit *e = s->next_span < s->n_spans ? &s->spans[s->next_span] : NULL;
+            if (e != NULL && e->i == i && e->j == j && e->k == k) {
+                s->next_span++;
+                if (e->data != NULL && buf_field(out, 0x12, e->data, e->len) < 0) {
+                    return -1;
+                }
+                k++;
+                continue;
+            }
+            k++;
+        }
+        if (buf_put(out, tag_at, p - tag_at) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+splice_resource_spans(Splice *s, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Buf *out)
+{
+    Py_ssize_t j = 0;
+    Edit *resource = NULL;
+    int resource_written = 0;
+    Field f;
+    if (s->next_resource < s->n_resources && s->resources[s->next_resource].i == i) {
+        resource = &s->resources[s->next_resource++];
+    }
+    while (p < end) {
+        const uint8_t *tag_at = p;
+        if (next_field(s->base, &p, end, "ResourceSpans", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 1 && f.wire_type == 2 && resource != NULL) {
+            /* a resource given twice is merged by protobuf: the new one replaces both */
+            if (!resource_written && buf_field(out, 0x0a, resource->data, resource->len) < 0) {
+                return -1;
+            }
+            resource_written = 1;
+            continue;
+        }
+        if (f.number == 2 && f.wire_type == 2) {
+            Edit *e = s->next_span < s->n_spans ? &s->spans[s->next_span] : NULL;
+            if (e != NULL && e->i == i && e->j == j) {
+                Buf scope = {NULL, 0, 0};
+                int rc = splice_scope(s, f.start, f.stop, i, j, &scope);
+                if (rc == 0) {
+                    rc = buf_field(out, 0x12, scope.data, scope.len);
+                }
+                PyMem_Free(scope.data);
+                if (rc < 0) {
+                    return -1;
+                }
+                j++;
+                continue;
+            }
+            j++;
+        }
+        if (buf_put(out, tag_at, p - tag_at) < 0) {
+            return -1;
+        }
+    }
+    if (resource != NULL && !resource_written) { /* the resource was absent (empty) */
+        return buf_field(out, 0x0a, resource->data, resource->len);
+    }
+    return 0;
+}
+
+/* Edits from [(i, j, k, bytes | None)] (spans) or [(i, bytes)] (resources), strictly ascending. */
+static Py_ssize_t
+read_edits(PyObject *list, int spans, Edit **out)
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    const char *what = spans ? "spans" : "resources";
+    *out = NULL;
+    if (n == 0) {
+        return 0;
+    }
+    Edit *edits = PyMem_Calloc((size_t)n, sizeof(Edit));
+    if (edits == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t x = 0; x < n; x++) {
+        PyObject *item = PyList_GET_ITEM(list, x), *data;
+        Edit *e = &edits[x];
+        if (spans) {
+            if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "nnnO", &e->i, &e->j, &e->k, &data)) {
+                PyErr_Format(PyExc_TypeError, "splice %s[%zd] must be (i, j, k, bytes | None)", what, x);
+                goto error;
+            }
+        }
+        else if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "nO", &e->i, &data)) {
+            PyErr_Format(PyExc_TypeError, "splice %s[%zd] must be (i, bytes)", what, x);
+            goto error;
+        }
+        if (PyBytes_Check(data)) {
+            e->data = PyBytes_AS_STRING(data);
+            e->len = PyBytes_GET_SIZE(data);
+        }
+        else if (!(spans && data == Py_None)) {
+            PyErr_Format(PyExc_TypeError, "splice %s[%zd]: the new encoding must be bytes%s, not %s",
+                         what, x, spans ? " or None" : "", Py_TYPE(data)->tp_name);
+            goto error;
+        }
+        if (e->i < 0 || e->j < 0 || e->k < 0) {
+            PyErr_Format(PyExc_ValueError, "splice %s[%zd]: negative index", what, x);
+            goto error;
+        }
+        if (x > 0) {
+            Edit *prev = &edits[x - 1];
+            int ascending = prev->i < e->i ||
+                            (spans && prev->i == e->i &&
+                             (prev->j < e->j || (prev->j == e->j && prev->k < e->k)));
+            if (!ascending) {
+                PyErr_Format(PyExc_ValueError, "splice %s must be strictly ascending (at %zd)", what, x);
+                goto error;
+            }
+        }
+    }
+    *out = edits;
+    return n;
+error:
+    PyMem_Free(edits);
+    return -1;
+}
+
+PyDoc_STRVAR(splice_doc,
+"splice(body, spans, resources, /) -> bytes\n--\n\n"
+"The encoded ExportTraceServiceRequest `body` with spans[(i, j, k)] replaced by the given\n"
+"encoding (None drops the span) and the resource of resource_spans[i] by resources' encoding;\n"
+"i, j, k index resource_spans, scope_spans and spans as scan_spans does. Both lists are sorted\n"
+"ascending. Every other byte is kept. ValueError for malformed bytes or an edit whose span or\n"
+"resource_spans is not in body.");
+
+static PyObject *
+splice(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer body;
+    PyObject *span_list, *resource_list, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!O!:splice", &body, &PyList_Type, &span_list, &PyList_Type,
+                          &resource_list)) {
+        return NULL;
+    }
+    Splice s = {(const uint8_t *)body.buf, NULL, NULL, 0, 0, 0, 0};
+    Buf out = {NULL, 0, 0};
+    /* no Python code runs below, so the bytes the edits point into stay alive and unchanged */
+    if ((s.n_spans = read_edits(span_list, 1, &s.spans)) < 0 ||
+        (s.n_resources = read_edits(resource_list, 0, &s.resources)) < 0) {
+        goto done;
+    }
+    if (body.len > 0) {
+        const uint8_t *p = s.base, *end = s.base + body.len;
+        Py_ssize_t i = 0;
+        Field f;
+        if (buf_reserve(&out, body.len + 64) < 0) {
+            goto done;
+        }
+        while (p < end) {
+            const uint8_t *tag_at = p;
+            if (next_field(s.base, &p, end, "ExportTraceServiceRequest", &f) < 0) {
+                goto done;
+            }
+            if (f.number == 1 && f.wire_type == 2) {
+                int edited = (s.next_span < s.n_spans && s.spans[s.next_span].i == i) ||
+                             (s.next_resource < s.n_resources && s.resources[s.next_resource].i == i);
+                if (edited) {
+                    Buf rs = {NULL, 0, 0};
+                    int rc = splice_resource_spans(&s, f.start, f.stop, i, &rs);
+                    if (rc == 0) {
+                        rc = buf_field(&out, 0x0a, rs.data, rs.len);
+                    }
+                    PyMem_Free(rs.data);
+                    if (rc < 0) {
+                        goto done;
+                    }
+                    i++;
+                    continue;
+                }
+                i++;
+            }
+            if (buf_put(&out, tag_at, p - tag_at) < 0) {
+                goto done;
+            }
+        }
+    }
+    if (s.next_span < s.n_spans) {
+        Edit *e = &s.spans[s.next_span];
+        PyErr_Format(PyExc_ValueError, "splice: span (%zd, %zd, %zd) is not in the request", e->i,
+                     e->j, e->k);
+        goto done;
+    }
+    if (s.next_resource < s.n_resources) {
+        PyErr_Format(PyExc_ValueError, "splice: resource_spans %zd is not in the request",
+                     s.resources[s.next_resource].i);
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(out.data ? out.data : "", out.len);
+done:
+    PyMem_Free(out.data);
+    PyMem_Free(s.spans);
+    PyMem_Free(s.resources);
+    PyBuffer_Release(&body);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
+    {"locate_spans", locate_spans, METH_VARARGS, locate_spans_doc},
+    {"splice", splice, METH_VARARGS, splice_doc},
     {"parents", parents, METH_VARARGS, parents_doc},
     {"read_attributes", read_attributes, METH_VARARGS, read_attributes_doc},
     {NULL, NULL, 0, NULL},

@@ -14,3 +14,12 @@ def parents(
 def read_attributes(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], /
 ) -> tuple[dict[str, Any], bytes]: ...
+def locate_spans(
+    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int, int]]]: ...
+def splice(
+    body: ReadableBuffer,
+    spans: list[tuple[int, int, int, bytes | None]],
+    resources: list[tuple[int, bytes]],
+    /,
+) -> bytes: ...

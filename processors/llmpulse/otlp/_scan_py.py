@@ -109,10 +109,11 @@ def _exported(body: ReadableBuffer) -> Iterator[bytes]:
 class _Walk:
     """One call's state: what ``_scan.c``'s ``Walk`` holds."""
 
-    __slots__ = ("classify", "data", "flagged", "invalid", "key_flags", "parents", "seen", "traces")
+    __slots__ = ("classify", "data", "flagged", "invalid", "key_flags", "parents", "ranges", "seen", "traces")
 
     def __init__(self, data: bytes) -> None:
         self.data = data
+        self.ranges = False
         self.key_flags: dict[bytes, int] = {}
         self.classify: Callable[[bytes], int] | None = None
         self.seen: dict[bytes, int] = {}  # each distinct key resolved once per call
@@ -146,6 +147,7 @@ class _Walk:
                 k += 1
 
     def span(self, pos: int, end: int, i: int, j: int, k: int) -> None:
+        first = pos
         data, with_keys = self.data, self.traces is None
         trace = span = parent = (0, 0)
         flags = 0
@@ -169,6 +171,8 @@ class _Walk:
             assert self.traces is not None
             if trace_id in self.traces:
                 self.parents[(trace_id, data[span[0] : span[1]])] = data[parent[0] : parent[1]]
+        elif flags and self.ranges:
+            self.flagged.append((i, j, k, flags, first, end))  # type: ignore[arg-type]  # locate_spans
         elif flags:
             self.flagged.append((i, j, k, flags))
 
@@ -209,6 +213,150 @@ def scan_spans(
         walk.key_flags, walk.classify = key_flags, classify
         walk.request()
     return walk.flagged, walk.invalid
+
+
+def locate_spans(
+    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+) -> tuple[list[tuple[int, int, int, int, int, int]], Invalid]:
+    """``scan_spans`` with each flagged span's place: ``[(i, j, k, flags, start, stop)]``,
+    ``body[start:stop]`` being the span's encoding (without its tag and length)."""
+    with _exported(body) as data:
+        if not isinstance(key_flags, dict):
+            raise TypeError(f"locate_spans() argument 2 must be dict, not {type(key_flags).__name__}")
+        if not callable(classify):
+            raise TypeError(f"classify must be callable, not {type(classify).__name__}")
+        walk = _Walk(data)
+        walk.key_flags, walk.classify, walk.ranges = key_flags, classify, True
+        walk.request()
+    return walk.flagged, walk.invalid  # type: ignore[return-value]  # 6-tuples: ranges is set
+
+
+def _length_delimited(tag: int, payload: bytes) -> bytes:
+    size, head = len(payload), bytearray((tag,))
+    while size >= 0x80:
+        head.append((size & 0x7F) | 0x80)
+        size >>= 7
+    head.append(size)
+    return bytes(head) + payload
+
+
+def _edits(items: list[Any], spans: bool) -> list[tuple[tuple[int, ...], bytes | None]]:
+    what = "spans" if spans else "resources"
+    out: list[tuple[tuple[int, ...], bytes | None]] = []
+    for x, item in enumerate(items):
+        size = 4 if spans else 2
+        if not isinstance(item, tuple) or len(item) != size or not all(isinstance(n, int) for n in item[:-1]):
+            shape = "(i, j, k, bytes | None)" if spans else "(i, bytes)"
+            raise TypeError(f"splice {what}[{x}] must be {shape}")
+        where, data = tuple(item[:-1]), item[-1]
+        if not (isinstance(data, bytes) or (spans and data is None)):
+            kind = " or None" if spans else ""
+            raise TypeError(
+                f"splice {what}[{x}]: the new encoding must be bytes{kind}, not {type(data).__name__}"
+            )
+        if min(where) < 0:
+            raise ValueError(f"splice {what}[{x}]: negative index")
+        if out and not out[-1][0] < where:
+            raise ValueError(f"splice {what} must be strictly ascending (at {x})")
+        out.append((where, data))
+    return out
+
+
+class _Splice:
+    """One ``splice`` call: edits are taken in order with a cursor, as ``_scan.c`` takes them."""
+
+    __slots__ = ("data", "next_resource", "next_span", "resources", "spans")
+
+    def __init__(
+        self, data: bytes, spans: list[tuple[tuple[int, ...], bytes | None]], resources: list[Any]
+    ) -> None:
+        self.data = data
+        self.spans = spans
+        self.resources = resources
+        self.next_span = self.next_resource = 0
+
+    def span_at(self, *where: int) -> bool:
+        """Whether the next span edit starts with ``where`` (an (i,), (i, j) or (i, j, k) prefix)."""
+        return self.next_span < len(self.spans) and self.spans[self.next_span][0][: len(where)] == where
+
+    def request(self) -> bytes:
+        data, out = self.data, bytearray()
+        pos, end, i = 0, len(self.data), 0
+        while pos < end:
+            tag_at = pos
+            number, wire, start, pos = _field(data, pos, end, "ExportTraceServiceRequest")
+            if number == 1 and wire == 2:
+                resource = (
+                    self.next_resource < len(self.resources) and self.resources[self.next_resource][0][0] == i
+                )
+                if self.span_at(i) or resource:
+                    out += _length_delimited(0x0A, self.resource_spans(start, pos, i))
+                    i += 1
+                    continue
+                i += 1
+            out += data[tag_at:pos]
+        if self.next_span < len(self.spans):
+            raise ValueError(
+                "splice: span ({}, {}, {}) is not in the request".format(*self.spans[self.next_span][0])
+            )
+        if self.next_resource < len(self.resources):
+            raise ValueError(
+                f"splice: resource_spans {self.resources[self.next_resource][0][0]} is not in the request"
+            )
+        return bytes(out)
+
+    def resource_spans(self, pos: int, end: int, i: int) -> bytes:
+        data, out, j = self.data, bytearray(), 0
+        resource: bytes | None = None
+        if self.next_resource < len(self.resources) and self.resources[self.next_resource][0][0] == i:
+            resource = self.resources[self.next_resource][1]
+            self.next_resource += 1
+        written = False
+        while pos < end:
+            tag_at = pos
+            number, wire, start, pos = _field(data, pos, end, "ResourceSpans")
+            if number == 1 and wire == 2 and resource is not None:
+                if not written:  # a resource given twice is merged by protobuf: the new one replaces both
+                    out += _length_delimited(0x0A, resource)
+                written = True
+                continue
+            if number == 2 and wire == 2:
+                if self.span_at(i, j):
+                    out += _length_delimited(0x12, self.scope(start, pos, i, j))
+                    j += 1
+                    continue
+                j += 1
+            out += data[tag_at:pos]
+        if resource is not None and not written:  # the resource was absent (empty)
+            out += _length_delimited(0x0A, resource)
+        return bytes(out)
+
+    def scope(self, pos: int, end: int, i: int, j: int) -> bytes:
+        data, out, k = self.data, bytearray(), 0
+        while pos < end:
+            tag_at = pos
+            number, wire, _, pos = _field(data, pos, end, "ScopeSpans")
+            if number == 2 and wire == 2:
+                if self.span_at(i, j, k):
+                    new = self.spans[self.next_span][1]
+                    self.next_span += 1
+                    if new is not None:
+                        out += _length_delimited(0x12, new)
+                    k += 1
+                    continue
+                k += 1
+            out += data[tag_at:pos]
+        return bytes(out)
+
+
+def splice(body: ReadableBuffer, spans: list[Any], resources: list[Any], /) -> bytes:
+    """The encoded request with ``spans[(i, j, k)]`` replaced by the given encoding (``None``
+    drops the span) and ``resource_spans[i]``'s resource by ``resources``' encoding; both lists
+    ascending. Every other byte is kept."""
+    with _exported(body) as data:
+        if not isinstance(spans, list) or not isinstance(resources, list):
+            raise TypeError("splice() arguments 2 and 3 must be lists")
+        return _Splice(data, _edits(spans, True), _edits(resources, False)).request()
 
 
 def parents(
