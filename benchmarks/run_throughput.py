@@ -19,6 +19,7 @@ The run is bounded (request count and ``--deadline``) and always stops both serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -131,7 +132,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def llmpulse_server(workdir: Path, profile: Path | None = None) -> Iterator[Server]:
+def llmpulse_server(
+    workdir: Path, profile: Path | None = None, forward: str | None = None
+) -> Iterator[Server]:
     grpc_ep, http_ep, metrics_ep = (f"127.0.0.1:{free_port()}" for _ in range(3))
     cmd = [sys.executable, *(["-m", "cProfile", "-o", str(profile)] if profile else []), "-m", "llmpulse"]
     cmd += [
@@ -144,6 +147,7 @@ def llmpulse_server(workdir: Path, profile: Path | None = None) -> Iterator[Serv
         metrics_ep,
         "--data-dir",
         str(workdir / "llmpulse-data"),
+        *(["--forward-otlp-endpoint", forward] if forward else []),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPULSE_")}
     log = (workdir / "llmpulse.log").open("wb")
@@ -158,7 +162,7 @@ def llmpulse_server(workdir: Path, profile: Path | None = None) -> Iterator[Serv
 
 
 @contextmanager
-def rotel_server(workdir: Path) -> Iterator[Server]:
+def rotel_server(workdir: Path, name: str = "rotel") -> Iterator[Server]:
     grpc_ep, http_ep = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     cmd = [
         str(rotel_binary()),
@@ -172,15 +176,15 @@ def rotel_server(workdir: Path) -> Iterator[Server]:
         "--otlp-grpc-max-recv-msg-size-mib",
         "16",
         "--pid-file",
-        str(workdir / "rotel.pid"),
+        str(workdir / f"{name}.pid"),
         "--log-file",
-        str(workdir / "rotel.log"),
+        str(workdir / f"{name}.log"),
     ]
-    log = (workdir / "rotel.out").open("wb")
+    log = (workdir / f"{name}.out").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     try:
         _wait(lambda: _grpc_ready(grpc_ep), "rotel", proc, 30)
-        yield Server("rotel", proc, grpc_ep)
+        yield Server(name, proc, grpc_ep)
     finally:
         _stop(proc)
         log.close()
@@ -359,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="run llmpulse under cProfile, write stats here")
     parser.add_argument("--py-spy", type=Path, help="sample llmpulse with py-spy while measured, stacks here")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--forward",
+        action="store_true",
+        help="llmpulse also forwards to a second Rotel blackhole (the full pipeline; its CPU is "
+        "sampled as sent, run_scaling.py waits for the queue to drain)",
+    )
     args = parser.parse_args(argv)
 
     load = build_load(args.batches, args.spans, args.llm_share)
@@ -367,7 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="llmpulse-bench-") as tmp:
         workdir = Path(tmp)
-        with llmpulse_server(workdir, args.profile) as lp, rotel_server(workdir) as rt:
+        with contextlib.ExitStack() as stack:
+            sink = stack.enter_context(rotel_server(workdir, "sink")) if args.forward else None
+            lp = stack.enter_context(llmpulse_server(workdir, args.profile, sink and sink.grpc_endpoint))
+            rt = stack.enter_context(rotel_server(workdir))
             targets = [s for s in (lp, rt) if args.only in (None, s.name)]
             per_round = args.warmup + args.requests
             for round_ in range(args.rounds):

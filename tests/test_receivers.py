@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from llmpulse.otlp import request_to_json, set_attributes
-from llmpulse.otlp.scan import scan_spans
+from llmpulse.otlp.scan import NATIVE, scan_spans
 from llmpulse.pipeline import Backpressure
 from llmpulse.server import Gateway
 from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
@@ -361,7 +361,17 @@ def test_a_request_with_nothing_to_change_is_exported_as_received(
     bad = _request({"http.route": "/a"}, {"http.route": "/b"})
     bad.resource_spans[0].scope_spans[0].spans[1].span_id = b""
     _grpc(gateway, bad.SerializeToString())
-    # no LLM, content or credential key: the exporters get the received bytes, not a re-encoding;
-    # an LLM span (written back) or a refused span changes the request, so it is encoded again
-    assert capture.encodings == [body, None, None]
+    # no LLM, content or credential key: the exporters get the received bytes, not a re-encoding
+    assert capture.encodings[0] == body
     assert capture.requests[0][1].SerializeToString() == body
+    if not NATIVE:  # an LLM span (written back) or a refused span: encoded again by the exporter
+        assert capture.encodings[1:] == [None, None]
+        return
+    # with the C module, the received bytes with the written-back span spliced in / the refused
+    # span left out: what encoding the changed request gives
+    assert capture.encodings[1] == capture.requests[1][1].SerializeToString() != llm
+    assert "llmpulse.dialect" in {
+        kv.key for kv in capture.requests[1][1].resource_spans[0].scope_spans[0].spans[1].attributes
+    }
+    del bad.resource_spans[0].scope_spans[0].spans[1]
+    assert capture.encodings[2] == bad.SerializeToString()

@@ -39,7 +39,15 @@ from llmpulse.enrich import (
 from llmpulse.normalise import Deduplicator, Recogniser
 from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import Signal, attrs_to_dict
-from llmpulse.otlp.scan import NATIVE, message_parents, parents, read_attributes, scan_message, scan_spans
+from llmpulse.otlp.scan import (
+    NATIVE,
+    locate_spans,
+    message_parents,
+    parents,
+    read_attributes,
+    scan_message,
+    splice,
+)
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -130,6 +138,7 @@ class Pipeline:
         self._key_flags: dict[str, int] = {}
         self._key_flags_b: dict[bytes, int] = {}
         self._classify_b: Callable[[bytes], int] = lambda key: self._flags(key.decode(errors="replace"))
+        self._recognised: dict[str, Any] = {}  # calls_recognised's child per dialect
         self._received = {
             s: {p: selfmetrics.received.labels(signal=s, protocol=p) for p in ("grpc", "http")}
             for s in ("traces", "logs", "metrics")
@@ -181,8 +190,10 @@ class Pipeline:
     ) -> tuple[Callable[[set[bytes]], Any], Any, Any, bytes | None]:
         """The spans worth a look, read from the encoded request: ordinary spans (no LLM,
         credential or content key) never become Python objects (``llmpulse.otlp.scan``).
-        Returns them with dedup's parent lookup over the same request, and the encoding read
-        when it is the request as it stands (``None`` when there is none at hand)."""
+        Returns them (``(i, j, k, flags, start, stop)``, ``body[start:stop]`` being the span,
+        with the C module; ``(i, j, k, flags)`` without it), the invalid ones, dedup's parent
+        lookup over the same request, and the encoding read when it is the request as it stands
+        (``None`` when there is none at hand)."""
         if len(self._key_flags_b) > 20_000:
             self._key_flags_b.clear()
         if not NATIVE:
@@ -191,23 +202,24 @@ class Pipeline:
         if body is None:
             body = request.SerializeToString()
         try:
-            flagged, invalid = scan_spans(body, self._key_flags_b, self._classify_b)
+            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b)
         except ValueError:
             # valid protobuf the scanner does not read (an unknown field encoded as a group):
             # drop the unknown fields and scan upb's re-encoding of what is left
             request.DiscardUnknownFields()
-            reencoded = request.SerializeToString()
-            flagged, invalid = scan_spans(reencoded, self._key_flags_b, self._classify_b)
-            return lambda traces: parents(reencoded, traces), flagged, invalid, None
+            body = request.SerializeToString()
+            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b)
         encoded = body
-        return lambda traces: parents(encoded, traces), flagged, invalid, encoded
+        return lambda traces: parents(encoded, traces), located, invalid, encoded
 
-    def _read(self, span: Span) -> tuple[bytes | None, dict[str, Any], bytes | None]:
+    def _read(self, span: Span, encoded: bytes | None) -> tuple[bytes | None, dict[str, Any], bytes | None]:
         """An LLM span's encoding, attributes and per-attribute key flags (``read_attributes``).
-        Without the C module the attributes come from upb directly: its Python twin would only
-        decode the span again."""
+        ``encoded``: the span's bytes in the request, when the scan located them. Without the C
+        module the attributes come from upb directly: its Python twin would only decode the span
+        again."""
         if NATIVE:
-            encoded = span.SerializeToString()
+            if encoded is None:  # a span of a dialect's own scope with no key worth a flag
+                encoded = span.SerializeToString()
             try:
                 attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags)
                 return encoded, attrs, attr_flags
@@ -216,22 +228,31 @@ class Pipeline:
         return None, attrs_to_dict(span.attributes), None
 
     def _traces(self, request: Any, peer: str | None, body: bytes | None) -> tuple[Outcome, bytes | None]:
-        """The outcome, and the request's encoding if nothing in it changed (else ``None``)."""
+        """The outcome, and the request's encoding as the exporters should send it: with the C
+        module, the received bytes with the changed spans and resources spliced in; without it,
+        the received bytes if nothing changed (else ``None``)."""
         outcome = Outcome()
         candidates: list[Candidate] = []
         to_redact: list[tuple[Span, bytes | None, bytes | None]] = []
+        touched: list[tuple[int, int, int, Span]] = []  # every span the stages may have changed
+        resources: list[tuple[int, Any]] = []  # every resource enrichment or redaction changed
         recogniser = self.recogniser
         lookup_parents, flagged, invalid, encoded = self._scan(request, body)
         changed = bool(invalid)
-        hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for i, j, k, flags in flagged:
-            hits.setdefault((i, j), []).append((k, flags))
+        hits: dict[tuple[int, int], dict[int, tuple[int, bytes | None]]] = {}
+        for hit in flagged:
+            i, j, k, flags = hit[:4]
+            located = encoded[hit[4] : hit[5]] if len(hit) == 6 and encoded is not None else None
+            hits.setdefault((i, j), {})[k] = (flags, located)
         bad: dict[tuple[int, int], list[int]] = {}
         for i, j, k in invalid:
             bad.setdefault((i, j), []).append(k)
+        no_hit: tuple[int, bytes | None] = (0, None)
         for i, rs in enumerate(request.resource_spans):
-            resource, touched = self._resource(rs.resource, peer)
-            changed = changed or touched
+            resource, resource_changed = self._resource(rs.resource, peer)
+            if resource_changed:
+                resources.append((i, rs.resource))
+                changed = True
             service = resource.get("service.name")
             service_name = service if isinstance(service, str) and service else None
             resource_key = tuple(
@@ -245,22 +266,23 @@ class Pipeline:
                 scope_dialect = recogniser.scope_dialect(scope)
                 work = hits.get((i, j))
                 if scope_dialect is not None:  # a dialect's own scope: every valid span is a call
-                    known = dict(work or ())
+                    known = work or {}
                     skip = set(bad.get((i, j), ()))
-                    work = [(k, known.get(k, 0)) for k in range(len(spans)) if k not in skip]
+                    work = {k: known.get(k, no_hit) for k in range(len(spans)) if k not in skip}
                 elif work is None:
                     continue
                 changed = True  # spans worth a look may be rewritten (write-back, redaction)
-                for k, flags in work:
+                for k, (flags, span_bytes) in work.items():
                     span = spans[k]
+                    touched.append((i, j, k, span))
                     if scope_dialect is None and not flags & _LLM:
                         if flags & _CONTENT:  # e.g. an agent span carrying the conversation
-                            self._redact_span(span)
+                            self._redact_span(span, span_bytes)
                         elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
-                    encoded, attrs, attr_flags = self._read(span)
-                    to_redact.append((span, encoded, attr_flags))
+                    span_bytes, attrs, attr_flags = self._read(span, span_bytes)
+                    to_redact.append((span, span_bytes, attr_flags))
                     found = recogniser.recognise(span, scope, scope_dialect, attrs)
                     if found is None:
                         continue
@@ -284,21 +306,37 @@ class Pipeline:
 
         self.dedup.resolve(candidates, lookup_parents)
         counted: list[LLMCall] = []
+        recognised = self._recognised
         for cand in candidates:
             span = cand.extras["span"]
             assert isinstance(span, Span)
             if cand.counted:
                 self.prices.price(cand.call)
                 counted.append(cand.call)
-                self.selfmetrics.calls_recognised.labels(dialect=cand.call.dialect).inc()
+                dialect_name = cand.call.dialect
+                counter = recognised.get(dialect_name)
+                if counter is None:
+                    counter = recognised[dialect_name] = self.selfmetrics.calls_recognised.labels(
+                        dialect=dialect_name
+                    )
+                counter.inc()
             else:
                 self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
             current = cand.extras["attrs"]
             assert isinstance(current, dict)
             write_back(span.attributes, cand.call, cand.duplicate_of, current)
-        for span, encoded, attr_flags in to_redact:
-            self._redact_span(span, encoded, attr_flags)
+        for span, span_bytes, attr_flags in to_redact:
+            self._redact_span(span, span_bytes, attr_flags)
         self.spanmetrics.record(counted)
+        if NATIVE and encoded is not None and changed:
+            # the received bytes with only what changed re-encoded (and invalid spans left out)
+            edits: list[tuple[int, int, int, bytes | None]] = [
+                (i, j, k, s.SerializeToString()) for i, j, k, s in touched
+            ]
+            edits += [(i, j, k, None) for i, j, k in invalid]
+            edits.sort(key=lambda edit: edit[:3])
+            encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
+            changed = False
         if invalid:
             for (i, j), indices in bad.items():
                 spans = request.resource_spans[i].scope_spans[j].spans

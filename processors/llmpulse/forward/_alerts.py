@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse import __version__
 from llmpulse.otlp import attrs_to_dict, set_attributes
-from llmpulse.otlp.scan import scan_spans
+from llmpulse.otlp.scan import locate_spans, splice
 
 EVENT_NAME = "llmpulse.alert"
 SCOPE_NAME = "llmpulse.forward.alerts"
@@ -97,37 +97,24 @@ class AlertMarker:
         return values
 
     # -- traces ------------------------------------------------------------------------------
-    def _alerting(self, request: ExportTraceServiceRequest, payload: bytes) -> list[tuple[Span, str, int]]:
-        """(span, class, resource index) of every span to mark: the scanner finds the few spans
-        that carry an error class, so the others are never read in Python."""
+    def _alerting(
+        self, request: ExportTraceServiceRequest, payload: bytes
+    ) -> list[tuple[int, int, int, Span, str, bytes]]:
+        """(i, j, k, span, class, the span's bytes in ``payload``) of every span to mark: the
+        scanner finds the few spans that carry an error class, so the others are never read in
+        Python."""
         if not self.classes:
             return []
         if len(self._key_flags) > 20_000:
             self._key_flags.clear()
-        flagged, _ = scan_spans(payload, self._key_flags, _error_class_key)
-        found: list[tuple[Span, str, int]] = []
-        for i, j, k, _flags in flagged:
+        flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
+        found: list[tuple[int, int, int, Span, str, bytes]] = []
+        for i, j, k, _flags, start, stop in flagged:
             span = request.resource_spans[i].scope_spans[j].spans[k]
             error_class = _alert_class(span.attributes, self.classes)
             if error_class is not None and not any(e.name == EVENT_NAME for e in span.events):
-                found.append((span, error_class, i))
+                found.append((i, j, k, span, error_class, payload[start:stop]))
         return found
-
-    def _mark(
-        self, request: ExportTraceServiceRequest, found: list[tuple[Span, str, int]], marked: list[Span]
-    ) -> None:
-        """Adds one event to each span found, listing each span in ``marked`` once it has it."""
-        resources: dict[int, dict[str, Any]] = {}
-        for span, error_class, i in found:
-            if i not in resources:
-                resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
-            values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resources[i])
-            values["call_id"] = span.span_id.hex()
-            event = span.events.add()
-            event.name = EVENT_NAME
-            event.time_unix_nano = span.end_time_unix_nano or int(self._clock() * 1e9)
-            marked.append(span)
-            set_attributes(event.attributes, values)
 
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
         """``request`` with alert events added (a new request; ``request`` itself when nothing
@@ -137,20 +124,25 @@ class AlertMarker:
         return request if marked is payload else ExportTraceServiceRequest.FromString(marked)
 
     def encode_marked(self, request: ExportTraceServiceRequest, payload: bytes) -> bytes:
-        """``payload`` (the encoded ``request``) with alert events added. The events go onto the
-        pipeline's request only while it is encoded and come off again, sparing a copy of the
-        whole request (other exporters see it unchanged)."""
+        """``payload`` (the encoded ``request``) with alert events added; ``request`` is only read.
+        A repeated field may continue anywhere in a message, so a span's event is its encoding
+        followed by one more ``events`` field, spliced into ``payload``: nothing else is encoded."""
         found = self._alerting(request, payload)
         if not found:
             return payload
-        marked: list[Span] = []
-        try:
-            self._mark(request, found, marked)
-            encoded: bytes = request.SerializeToString()
-            return encoded
-        finally:
-            for span in marked:  # only the events added here, even if marking failed halfway
-                del span.events[-1]
+        resources: dict[int, dict[str, Any]] = {}
+        edits: list[tuple[int, int, int, bytes | None]] = []
+        for i, j, k, span, error_class, encoded in found:
+            if i not in resources:
+                resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
+            values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resources[i])
+            values["call_id"] = span.span_id.hex()
+            event = Span.Event(
+                name=EVENT_NAME, time_unix_nano=span.end_time_unix_nano or int(self._clock() * 1e9)
+            )
+            set_attributes(event.attributes, values)
+            edits.append((i, j, k, encoded + Span(events=[event]).SerializeToString()))
+        return splice(payload, edits, [])
 
     # -- logs --------------------------------------------------------------------------------
     def carriers_for_logs(self, request: ExportLogsServiceRequest) -> ExportTraceServiceRequest | None:
