@@ -15,23 +15,26 @@ class DimensionReader:
 
     def __init__(self, dimensions: Sequence[DimensionConfig], salt: str = "") -> None:
         self._salt = salt.encode()
-        self._plan: list[tuple[str, list[tuple[str, str]], bool]] = []
+        #: (label, ((from the resource?, key), ...), hashed) per dimension
+        self._plan: list[tuple[str, tuple[tuple[bool, str], ...], bool]] = []
         for dim in dimensions:
-            sources: list[tuple[str, str]] = []
+            sources: list[tuple[bool, str]] = []
             for source in dim.sources:
                 if source.startswith("resource."):
-                    sources.append(("resource", source[len("resource.") :]))
+                    sources.append((True, source[len("resource.") :]))
                 elif source.startswith("span."):
-                    sources.append(("span", source[len("span.") :]))
+                    sources.append((False, source[len("span.") :]))
                 else:
-                    sources.extend((("span", source), ("resource", source)))
-            self._plan.append((dim.name, sources, dim.hash))
+                    sources.extend(((False, source), (True, source)))
+            self._plan.append((dim.name, tuple(sources), dim.hash))
 
     def read(self, resource: Mapping[str, Any], span: Mapping[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, sources, hashed in self._plan:
-            for where, key in sources:
-                raw = (resource if where == "resource" else span).get(key)
+            for from_resource, key in sources:
+                raw = (resource if from_resource else span).get(key)
+                if raw is None:  # the usual case: most sources are absent
+                    continue
                 value = as_str(raw)
                 if value is None:
                     continue

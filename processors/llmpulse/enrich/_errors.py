@@ -8,6 +8,7 @@ table: specific causes that share a status with broader ones (quota and rate lim
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -103,14 +104,21 @@ def classify(
     failed: bool, http_status: int | None, texts: list[str], finish_reasons: list[str]
 ) -> str | None:
     """The canonical error class, or ``None`` for a successful, unfiltered call."""
-    finishes = {reason.lower() for reason in finish_reasons}
-    if finishes & CONTENT_FILTER_FINISH:
-        return "content_filter"
-    if finishes & CONTEXT_FINISH:
-        return "context_length_exceeded"
+    if finish_reasons:
+        finishes = [reason.lower() for reason in finish_reasons]
+        if not CONTENT_FILTER_FINISH.isdisjoint(finishes):
+            return "content_filter"
+        if not CONTEXT_FINISH.isdisjoint(finishes):
+            return "context_length_exceeded"
     if not failed and (http_status is None or http_status < 400):
         return None
-    joined = "\n".join(texts)
+    return _by_rules("\n".join(texts), http_status)
+
+
+@functools.lru_cache(maxsize=4096)
+def _by_rules(joined: str, http_status: int | None) -> str:
+    """The first rule the evidence matches (cached: providers repeat the same few error texts,
+    and each miss runs up to nine case-insensitive searches over up to a few KB of text)."""
     for rule in RULES:
         if rule.pattern is not None and joined and rule.pattern.search(joined):
             return rule.error_class
