@@ -8,6 +8,7 @@ What the app sent is kept: a semconv key whose value changes is first copied to
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableSequence
+from operator import attrgetter
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -15,28 +16,49 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from llmpulse.call import LLMCall
 from llmpulse.otlp import set_attributes
 
+#: semconv names of the fields written as they are, in write order (before finish reasons)
+_HEAD = (
+    "gen_ai.operation.name",
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.request.stream",
+    "gen_ai.response.time_to_first_chunk",
+)
+_HEAD_VALUES = attrgetter(
+    "operation",
+    "provider",
+    "request_model",
+    "response_model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "streaming",
+    "ttft_s",
+)
+#: ``llmpulse.*`` extras written as they are, after ``error.type``
+_TAIL = ("llmpulse.error.class", "llmpulse.cost.usd", "llmpulse.price.version", "llmpulse.dialect")
+_TAIL_VALUES = attrgetter("error_class", "cost_usd", "price_version", "dialect")
+
 
 def canonical_attributes(call: LLMCall) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "gen_ai.operation.name": call.operation,
-        "gen_ai.provider.name": call.provider,
-        "gen_ai.request.model": call.request_model,
-        "gen_ai.response.model": call.response_model,
-        "gen_ai.usage.input_tokens": call.input_tokens,
-        "gen_ai.usage.output_tokens": call.output_tokens,
-        "gen_ai.usage.cache_read.input_tokens": call.cache_read_tokens,
-        "gen_ai.usage.cache_creation.input_tokens": call.cache_write_tokens,
-        "gen_ai.usage.reasoning.output_tokens": call.reasoning_tokens,
-        "gen_ai.request.stream": call.streaming,
-        "gen_ai.response.time_to_first_chunk": call.ttft_s,
-        "gen_ai.response.finish_reasons": list(call.finish_reasons) or None,
-        "error.type": call.error_raw if call.failed else None,
-        "llmpulse.error.class": call.error_class,
-        "llmpulse.cost.usd": call.cost_usd,
-        "llmpulse.price.version": call.price_version,
-        "llmpulse.dialect": call.dialect,
-    }
-    return {k: v for k, v in values.items() if v is not None}
+    """The attributes a call writes back, in write order; unknown (``None``) ones left out."""
+    values: dict[str, Any] = {k: v for k, v in zip(_HEAD, _HEAD_VALUES(call), strict=True) if v is not None}
+    if call.finish_reasons:
+        values["gen_ai.response.finish_reasons"] = list(call.finish_reasons)
+    if call.failed and call.error_raw is not None:
+        values["error.type"] = call.error_raw
+    for key, value in zip(_TAIL, _TAIL_VALUES(call), strict=True):
+        if value is not None:
+            values[key] = value
+    return values
 
 
 def write_back(
@@ -46,7 +68,6 @@ def write_back(
     current: Mapping[str, Any] | None = None,
 ) -> None:
     """``current``: the span's attributes as a dict, when the caller read them already."""
-    values = canonical_attributes(call)
     if duplicate_of is not None:
         values = {
             "llmpulse.dialect": call.dialect,
@@ -54,6 +75,7 @@ def write_back(
             "llmpulse.duplicate_of": duplicate_of.hex(),
         }
     else:
+        values = canonical_attributes(call)
         values["llmpulse.counted"] = True
         if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None):
             values["llmpulse.unpriced"] = True
