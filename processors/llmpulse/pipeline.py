@@ -41,6 +41,7 @@ from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import Signal, attrs_to_dict
 from llmpulse.otlp.scan import (
     NATIVE,
+    find_any,
     locate_spans,
     message_parents,
     parents,
@@ -69,7 +70,9 @@ LLM_KEY_PREFIXES = (
 )
 _LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
 _REDACTED_KEY = "llmpulse.content.redacted"
-_REDACTED_KEY_BYTES = _REDACTED_KEY.encode()
+_REDACTED_KEY_BYTES = (_REDACTED_KEY.encode(),)
+#: what every credential value the scrubber masks contains (``enrich.scrub_credential_values``)
+_CREDENTIAL_MARKERS = (b"Bearer", b"sk-")
 
 
 class Backpressure(Exception):
@@ -382,7 +385,7 @@ class Pipeline:
         # reading every string attribute back into Python when neither occurs (nearly always)
         if encoded is None:
             encoded = span.SerializeToString()
-        if b"Bearer" in encoded or b"sk-" in encoded:
+        if find_any(encoded, _CREDENTIAL_MARKERS):
             changed += scrub_credential_values(attributes)
         if span.events:
             if self._content_mode == "drop":
@@ -393,7 +396,7 @@ class Pipeline:
             for event in span.events:
                 changed += redact_attributes(event.attributes, self._content_mode, self._truncate)
         if changed and self._content_mode != "keep":
-            if _REDACTED_KEY_BYTES in encoded:  # the key may be there already (another hop)
+            if find_any(encoded, _REDACTED_KEY_BYTES):  # the key may be there already (another hop)
                 from llmpulse.otlp import set_attributes
 
                 set_attributes(span.attributes, {_REDACTED_KEY: True})

@@ -219,3 +219,27 @@ def test_malformed_bytes_are_refused_alike_and_never_crash(data: bytes | int, ed
         except DecodeError:
             return  # a part splice never entered (kept as bytes) may be what upb refuses
         ExportTraceServiceRequest.FromString(out)  # a valid request stays valid
+
+
+# -- find_any ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("impl", IMPLS, ids=IMPL_IDS)
+def test_find_any(impl: ModuleType) -> None:
+    text = b"Authorization: Bearer abc, key sk-123"
+    assert impl.find_any(text, (b"Bearer", b"sk-")) is True
+    assert impl.find_any(text, (b"nope", b"sk-1234")) is False
+    assert impl.find_any(text, (b"nope", b"123")) is True  # at the very end
+    assert impl.find_any(b"", (b"x",)) is False
+    assert impl.find_any(b"", (b"",)) is True  # as b"" in b""
+    assert impl.find_any(memoryview(text)[:5], (b"Autho",)) is True
+    assert impl.find_any(text, ()) is False
+    with pytest.raises(TypeError):
+        impl.find_any(text, [b"x"])
+    with pytest.raises(TypeError):
+        impl.find_any(text, ("x",))
+
+
+@settings(DIFFERENTIAL, max_examples=2_000)
+@given(data=st.binary(max_size=300), needles=st.lists(st.binary(max_size=6), max_size=3))
+def test_find_any_is_in(data: bytes, needles: list[bytes]) -> None:
+    for impl in IMPLS:
+        assert impl.find_any(data, tuple(needles)) == any(n in data for n in needles)

@@ -1203,10 +1203,74 @@ done:
     return result;
 }
 
+/* ---- find_any: is one of a few byte strings in a buffer ---------------------------------------
+ * Redaction asks of every LLM span whether it might hold a credential ("Bearer", "sk-") or the
+ * redacted flag already; bytes.__contains__ took ~5 us on a 3 KB span, memmem a tenth of that. */
+
+static const uint8_t *
+find_bytes(const uint8_t *hay, Py_ssize_t hay_len, const uint8_t *needle, Py_ssize_t needle_len)
+{
+    if (needle_len == 0) {
+        return hay;
+    }
+#if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
+    return memmem(hay, (size_t)hay_len, needle, (size_t)needle_len);
+#else
+    const uint8_t *p = hay, *end = hay + hay_len;
+    while (end - p >= needle_len) {
+        p = memchr(p, needle[0], (size_t)(end - p - needle_len + 1));
+        if (p == NULL) {
+            return NULL;
+        }
+        if (memcmp(p, needle, (size_t)needle_len) == 0) {
+            return p;
+        }
+        p++;
+    }
+    return NULL;
+#endif
+}
+
+PyDoc_STRVAR(find_any_doc,
+"find_any(data, needles, /) -> bool\n--\n\n"
+"Whether any of the bytes objects in the tuple `needles` occurs in `data`.");
+
+static PyObject *
+find_any(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer data;
+    PyObject *needles, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*O!:find_any", &data, &PyTuple_Type, &needles)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t x = 0; x < n; x++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(needles, x))) {
+            PyErr_Format(PyExc_TypeError, "find_any needles must be bytes, not %s",
+                         Py_TYPE(PyTuple_GET_ITEM(needles, x))->tp_name);
+            goto done;
+        }
+    }
+    result = Py_False;
+    for (Py_ssize_t x = 0; x < n; x++) {
+        PyObject *needle = PyTuple_GET_ITEM(needles, x);
+        if (find_bytes((const uint8_t *)data.buf, data.len, (const uint8_t *)PyBytes_AS_STRING(needle),
+                       PyBytes_GET_SIZE(needle)) != NULL) {
+            result = Py_True;
+            break;
+        }
+    }
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
     {"locate_spans", locate_spans, METH_VARARGS, locate_spans_doc},
     {"splice", splice, METH_VARARGS, splice_doc},
+    {"find_any", find_any, METH_VARARGS, find_any_doc},
     {"parents", parents, METH_VARARGS, parents_doc},
     {"read_attributes", read_attributes, METH_VARARGS, read_attributes_doc},
     {NULL, NULL, 0, NULL},

@@ -359,6 +359,17 @@ def splice(body: ReadableBuffer, spans: list[Any], resources: list[Any], /) -> b
         return _Splice(data, _edits(spans, True), _edits(resources, False)).request()
 
 
+def find_any(data: ReadableBuffer, needles: tuple[bytes, ...], /) -> bool:
+    """Whether any of ``needles`` occurs in ``data``."""
+    with _exported(data) as haystack:
+        if not isinstance(needles, tuple):
+            raise TypeError(f"find_any() argument 2 must be tuple, not {type(needles).__name__}")
+        for needle in needles:
+            if not isinstance(needle, bytes):
+                raise TypeError(f"find_any needles must be bytes, not {type(needle).__name__}")
+        return any(needle in haystack for needle in needles)
+
+
 def parents(
     body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
 ) -> dict[tuple[bytes, bytes], bytes]:
