@@ -6,7 +6,9 @@ requests to the exporters. Data flows one way:
               → redaction → span metrics → exporters (forwarding, …)
 
 Ordinary spans stop at the scan: it reads the encoded request in C, so they are forwarded as
-they came without ever becoming Python objects.
+they came without ever becoming Python objects. With the C module, the exporters get the received
+bytes with only the spans and resources the stages touched re-encoded and spliced in
+(``llmpulse.otlp.scan.splice``), never a re-encoding of the whole request.
 
 Receivers call ``Pipeline.consume``; it never raises for bad records (they are counted and
 reported in ``partial_success``), only ``Backpressure`` when an exporter's queue is full, which
