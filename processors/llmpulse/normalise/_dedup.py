@@ -131,9 +131,10 @@ class Deduplicator:
             return
         now = self._clock()
         self._nesting(candidates, parents_of)
-        self._siblings([c for c in candidates if c.counted])
-        self._across_batches([c for c in candidates if c.counted], now)
-        self._server_client([c for c in candidates if c.counted], now)
+        # ``duplicate_of is None`` is ``counted`` without a property call per candidate
+        self._siblings([c for c in candidates if c.duplicate_of is None])
+        self._across_batches([c for c in candidates if c.duplicate_of is None], now)
+        self._server_client([c for c in candidates if c.duplicate_of is None], now)
 
     # -- nesting ---------------------------------------------------------------------------
     def _nesting(
@@ -149,8 +150,9 @@ class Deduplicator:
         shared = {trace for trace, group in by_trace.items() if len(group) > 1}
         parents = parents_of(shared) if shared else {}
         index = {(c.trace_id, c.span_id): c for c in candidates}
+        covered = self._covered
         for cand in candidates:
-            if not cand.counted:
+            if cand.duplicate_of is not None:
                 continue
             chain = []
             key: SpanKey = (cand.trace_id, cand.parent_id)
@@ -158,7 +160,7 @@ class Deduplicator:
             while key[1] and seen < 64:
                 chain.append(key)
                 upper = index.get(key)
-                if upper is not None and upper.counted:
+                if upper is not None and upper.duplicate_of is None:
                     keep, drop = (
                         (upper, cand)
                         if cand.dialect.server_side and not upper.dialect.server_side
@@ -170,15 +172,15 @@ class Deduplicator:
                         break
                 key = (cand.trace_id, parents.get(key, b""))
                 seen += 1
-            if cand.counted and not cand.dialect.server_side:
+            if cand.duplicate_of is None and not cand.dialect.server_side and chain:
+                # remember the ancestors, evicting once at the end: the same least recently
+                # covered entries go as when evicting after each (entries only move to the end)
+                child = cand.span_id
                 for ancestor in chain:
-                    self._remember_covered(ancestor, cand.span_id)
-
-    def _remember_covered(self, key: SpanKey, child: bytes) -> None:
-        self._covered[key] = child
-        self._covered.move_to_end(key)
-        while len(self._covered) > self._max:
-            self._covered.popitem(last=False)
+                    covered[ancestor] = child
+                    covered.move_to_end(ancestor)
+                while len(covered) > self._max:
+                    covered.popitem(last=False)
 
     # -- siblings in one batch ---------------------------------------------------------------
     def _siblings(self, counted: list[Candidate]) -> None:
@@ -192,7 +194,7 @@ class Deduplicator:
                 native.end_ns,
                 others,
                 lambda other, native=native: (  # type: ignore[misc]
-                    other.counted
+                    other.duplicate_of is None
                     and other.resource_key == native.resource_key
                     and _models_match(None, other.call.request_model, native.call.request_model)
                 ),
@@ -228,7 +230,7 @@ class Deduplicator:
                 if best_recent is not None:
                     best_recent.paired = True
                     _mark(cand, best_recent.span_id, "sdk_sibling")
-            if not cand.counted:
+            if cand.duplicate_of is not None:
                 continue
             queue = self._recent.setdefault(cand.resource_key, deque())
             queue.append(
