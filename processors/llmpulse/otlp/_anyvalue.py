@@ -120,7 +120,9 @@ def set_attributes(
                 kv.key = key
                 assign(kv.value, value)
                 continue
-            if _same(current[key], value):
+            old = current[key]
+            kind = type(value)
+            if type(old) is kind and (old == value if kind in _EXACT_TYPES else _same(old, value)):
                 continue
         if index is None:
             index = {kv.key: i for i, kv in enumerate(attributes)}
