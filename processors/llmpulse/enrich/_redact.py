@@ -115,6 +115,19 @@ def is_credential_key(key: str) -> bool:
     return bool(_CREDENTIAL_KEY.search(key)) and not _NOT_CREDENTIAL.search(key)
 
 
+_NEITHER, _CREDENTIAL, _CONTENT = 0, 1, 2
+#: key → what redaction does with it: one dict hit in the loop instead of two cached calls
+_KINDS: dict[str, int] = {}
+
+
+def _kind(key: str) -> int:
+    kind = _CREDENTIAL if is_credential_key(key) else _CONTENT if is_content_key(key) else _NEITHER
+    if len(_KINDS) >= 8192:
+        _KINDS.clear()
+    _KINDS[key] = kind
+    return kind
+
+
 def scrub_credential_values(attributes: MutableSequence[KeyValue]) -> int:
     """Mask bearer tokens and API keys inside string values (e.g. a logged request header)."""
     count = 0
@@ -141,14 +154,18 @@ def redact_attributes(
     hold content or credentials: the others are not read at all."""
     changed = 0
     dropped: list[int] = []
+    kinds = _KINDS
     for index in range(len(attributes)) if positions is None else positions:
         kv = attributes[index]
         key = kv.key
-        if is_credential_key(key):
+        kind = kinds.get(key)
+        if kind is None:
+            kind = _kind(key)
+        if kind == _CREDENTIAL:
             kv.value.Clear()
             kv.value.string_value = REDACTED
             changed += 1
-        elif mode != "keep" and is_content_key(key):
+        elif kind == _CONTENT and mode != "keep":
             changed += 1
             if mode == "drop":
                 dropped.append(index)
@@ -161,7 +178,16 @@ def redact_attributes(
                 kv.value.Clear()
                 kv.value.string_value = REDACTED
     # delete in place, last first: copying every kept KeyValue into a new list cost more than
-    # everything else redaction does
-    for index in reversed(dropped):
-        del attributes[index]
+    # everything else redaction does. Runs of neighbours (indexed messages: gen_ai.prompt.0.role,
+    # .content, …) go in one slice, which is what deleting them one by one, last first, does.
+    end = len(dropped)
+    while end:
+        start = end - 1
+        while start and dropped[start - 1] == dropped[start] - 1:
+            start -= 1
+        if start == end - 1:
+            del attributes[dropped[start]]
+        else:
+            del attributes[dropped[start] : dropped[end - 1] + 1]
+        end = start
     return changed
