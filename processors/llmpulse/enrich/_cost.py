@@ -34,6 +34,10 @@ class Price:
     reasoning: float
 
 
+#: not in the lookup cache yet (``None`` there means "known to have no price"); compared by identity
+_UNKNOWN = Price(-1.0, -1.0, -1.0, -1.0, -1.0)
+
+
 class PriceTable:
     """Model → per-token prices, with prefix matching for dated model ids.
 
@@ -60,21 +64,26 @@ class PriceTable:
         return cls(version, prices)
 
     def lookup(self, model: str) -> Price | None:
+        # cached as sent and lowercased: a repeat needs no lower() (every entry is the price of
+        # its key's lowercase form)
+        found = self._cache.get(model, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return found
         key = model.lower()
-        if key in self._cache:
-            return self._cache[key]
-        name = _PREFIXES.sub("", key)
-        found = self._prices.get(name)
-        if found is None:
-            for candidate in self._by_length:
-                if name.startswith(candidate) and (
-                    len(name) == len(candidate) or name[len(candidate)] in "-:@."
-                ):
-                    found = self._prices[candidate]
-                    break
+        found = self._cache.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            name = _PREFIXES.sub("", key)
+            found = self._prices.get(name)
+            if found is None:
+                for candidate in self._by_length:
+                    if name.startswith(candidate) and (
+                        len(name) == len(candidate) or name[len(candidate)] in "-:@."
+                    ):
+                        found = self._prices[candidate]
+                        break
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = found
+        self._cache[key] = self._cache[model] = found
         return found
 
     def price(self, call: LLMCall) -> None:
