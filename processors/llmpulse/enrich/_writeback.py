@@ -16,46 +16,41 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from llmpulse.call import LLMCall
 from llmpulse.otlp import set_attributes
 
-#: semconv names of the fields written as they are, in write order (before finish reasons)
+#: (semconv name, LLMCall field) written as they are, in write order (before finish reasons)
 _HEAD = (
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_creation.input_tokens",
-    "gen_ai.usage.reasoning.output_tokens",
-    "gen_ai.request.stream",
-    "gen_ai.response.time_to_first_chunk",
-)
-_HEAD_VALUES = attrgetter(
-    "operation",
-    "provider",
-    "request_model",
-    "response_model",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "streaming",
-    "ttft_s",
+    ("gen_ai.operation.name", "operation"),
+    ("gen_ai.provider.name", "provider"),
+    ("gen_ai.request.model", "request_model"),
+    ("gen_ai.response.model", "response_model"),
+    ("gen_ai.usage.input_tokens", "input_tokens"),
+    ("gen_ai.usage.output_tokens", "output_tokens"),
+    ("gen_ai.usage.cache_read.input_tokens", "cache_read_tokens"),
+    ("gen_ai.usage.cache_creation.input_tokens", "cache_write_tokens"),
+    ("gen_ai.usage.reasoning.output_tokens", "reasoning_tokens"),
+    ("gen_ai.request.stream", "streaming"),
+    ("gen_ai.response.time_to_first_chunk", "ttft_s"),
 )
 #: ``llmpulse.*`` extras written as they are, after ``error.type``
-_TAIL = ("llmpulse.error.class", "llmpulse.cost.usd", "llmpulse.price.version", "llmpulse.dialect")
-_TAIL_VALUES = attrgetter("error_class", "cost_usd", "price_version", "dialect")
+_TAIL = (
+    ("llmpulse.error.class", "error_class"),
+    ("llmpulse.cost.usd", "cost_usd"),
+    ("llmpulse.price.version", "price_version"),
+    ("llmpulse.dialect", "dialect"),
+)
+_HEAD_KEYS, _HEAD_VALUES = tuple(k for k, _ in _HEAD), attrgetter(*(f for _, f in _HEAD))
+_TAIL_KEYS, _TAIL_VALUES = tuple(k for k, _ in _TAIL), attrgetter(*(f for _, f in _TAIL))
 
 
 def canonical_attributes(call: LLMCall) -> dict[str, Any]:
     """The attributes a call writes back, in write order; unknown (``None``) ones left out."""
-    values: dict[str, Any] = {k: v for k, v in zip(_HEAD, _HEAD_VALUES(call), strict=True) if v is not None}
+    values: dict[str, Any] = {
+        k: v for k, v in zip(_HEAD_KEYS, _HEAD_VALUES(call), strict=True) if v is not None
+    }
     if call.finish_reasons:
         values["gen_ai.response.finish_reasons"] = list(call.finish_reasons)
     if call.failed and call.error_raw is not None:
         values["error.type"] = call.error_raw
-    for key, value in zip(_TAIL, _TAIL_VALUES(call), strict=True):
+    for key, value in zip(_TAIL_KEYS, _TAIL_VALUES(call), strict=True):
         if value is not None:
             values[key] = value
     return values
