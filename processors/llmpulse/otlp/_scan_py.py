@@ -197,6 +197,25 @@ class _Walk:
         return flags
 
 
+def _scan(
+    name: str,
+    body: ReadableBuffer,
+    key_flags: dict[bytes, int],
+    classify: Callable[[bytes], int],
+    ranges: bool,
+) -> _Walk:
+    """``scan_spans`` / ``locate_spans`` (``_scan.c``'s ``scan_common``): the walk, done."""
+    with _exported(body) as data:
+        if not isinstance(key_flags, dict):
+            raise TypeError(f"{name}() argument 2 must be dict, not {type(key_flags).__name__}")
+        if not callable(classify):
+            raise TypeError(f"classify must be callable, not {type(classify).__name__}")
+        walk = _Walk(data)
+        walk.key_flags, walk.classify, walk.ranges = key_flags, classify, ranges
+        walk.request()
+    return walk
+
+
 def scan_spans(
     body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
 ) -> tuple[Flagged, Invalid]:
@@ -204,14 +223,7 @@ def scan_spans(
     keys OR to non-zero flags, ``[(i, j, k)]`` for spans whose trace_id is not 16 bytes or
     span_id not 8. A key missing from ``key_flags`` is classified and stored there; each distinct
     key (of every span, invalid ones too) is resolved once per call. Flags: ints in 0..2**63-1."""
-    with _exported(body) as data:
-        if not isinstance(key_flags, dict):
-            raise TypeError(f"scan_spans() argument 2 must be dict, not {type(key_flags).__name__}")
-        if not callable(classify):
-            raise TypeError(f"classify must be callable, not {type(classify).__name__}")
-        walk = _Walk(data)
-        walk.key_flags, walk.classify = key_flags, classify
-        walk.request()
+    walk = _scan("scan_spans", body, key_flags, classify, False)
     return walk.flagged, walk.invalid
 
 
@@ -220,14 +232,7 @@ def locate_spans(
 ) -> tuple[list[tuple[int, int, int, int, int, int]], Invalid]:
     """``scan_spans`` with each flagged span's place: ``[(i, j, k, flags, start, stop)]``,
     ``body[start:stop]`` being the span's encoding (without its tag and length)."""
-    with _exported(body) as data:
-        if not isinstance(key_flags, dict):
-            raise TypeError(f"locate_spans() argument 2 must be dict, not {type(key_flags).__name__}")
-        if not callable(classify):
-            raise TypeError(f"classify must be callable, not {type(classify).__name__}")
-        walk = _Walk(data)
-        walk.key_flags, walk.classify, walk.ranges = key_flags, classify, True
-        walk.request()
+    walk = _scan("locate_spans", body, key_flags, classify, True)
     return walk.flagged, walk.invalid  # type: ignore[return-value]  # 6-tuples: ranges is set
 
 
