@@ -96,6 +96,22 @@ class AlertMarker:
         values["summary"] = f"LLM call {error_class} on {model}{where}"
         return values
 
+    def alert_event(
+        self,
+        error_class: str,
+        call: Mapping[str, Any],
+        resource: Mapping[str, Any],
+        span_id: bytes,
+        time_unix_nano: int,
+    ) -> Span.Event:
+        """The ``llmpulse.alert`` event for the call with this span id (a call's own span, or
+        its carrier)."""
+        values = self.event_attributes(error_class, call, resource)
+        values["call_id"] = span_id.hex()
+        event = Span.Event(name=EVENT_NAME, time_unix_nano=time_unix_nano)
+        set_attributes(event.attributes, values)
+        return event
+
     # -- traces ------------------------------------------------------------------------------
     def _alerting(
         self, request: ExportTraceServiceRequest, payload: bytes
@@ -135,12 +151,13 @@ class AlertMarker:
         for i, j, k, span, error_class, encoded in found:
             if i not in resources:
                 resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
-            values = self.event_attributes(error_class, attrs_to_dict(span.attributes), resources[i])
-            values["call_id"] = span.span_id.hex()
-            event = Span.Event(
-                name=EVENT_NAME, time_unix_nano=span.end_time_unix_nano or int(self._clock() * 1e9)
+            event = self.alert_event(
+                error_class,
+                attrs_to_dict(span.attributes),
+                resources[i],
+                span.span_id,
+                span.end_time_unix_nano or int(self._clock() * 1e9),
             )
-            set_attributes(event.attributes, values)
             edits.append((i, j, k, encoded + Span(events=[event]).SerializeToString()))
         return splice(payload, edits, [])
 
@@ -190,9 +207,4 @@ class AlertMarker:
         carried = {k: v for k, v in call.items() if k.startswith(_CARRIED_PREFIXES)}
         carried["llmpulse.synthetic"] = True
         set_attributes(span.attributes, carried)
-        values = self.event_attributes(error_class, call, resource)
-        values["call_id"] = span.span_id.hex()
-        event = span.events.add()
-        event.name = EVENT_NAME
-        event.time_unix_nano = start
-        set_attributes(event.attributes, values)
+        span.events.append(self.alert_event(error_class, call, resource, span.span_id, start))
