@@ -18,9 +18,6 @@ from llmpulse.dialects import DIALECTS, Dialect
 from llmpulse.dialects._spec import A, J, Mapped, Since, Sum
 from llmpulse.normalise._names import host_of, operation_name, provider_name
 from llmpulse.normalise._values import (
-    MAX_LABEL_CHARS,
-    MAX_TOKENS,
-    MISSING,
     as_bool,
     as_float,
     as_int,
@@ -296,14 +293,7 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
                 raw = source.read(view)
             if raw is None:
                 continue
-            # the two commonest cases of as_str / as_int inline; everything else through the parser
-            if parse is _str and type(raw) is str:
-                text = raw.strip()
-                value: Any = None if text in MISSING else text[:MAX_LABEL_CHARS]
-            elif parse is _int and type(raw) is int:
-                value = raw if 0 <= raw <= MAX_TOKENS else None
-            else:
-                value = parse(raw, scale)
+            value = parse(raw, scale)
             if value is None:
                 continue
             values[name] = value
