@@ -51,19 +51,18 @@ from pathlib import Path
 
 import grpc
 import psutil
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from benchmarks.loadgen import Batch, build_load, describe
 from benchmarks.run_throughput import (
     EXPORT,
     Server,
-    _grpc_ready,
     _stop,
     _wait,
     check_llmpulse,
     free_port,
     platform_line,
-    rotel_binary,
+    rotel_server,
+    send,
 )
 
 # -- process-tree accounting ---------------------------------------------------------------------
@@ -101,24 +100,6 @@ def tree_peak_rss_mib(pid: int) -> float:
 
 
 # -- servers -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def rotel(workdir: Path, name: str) -> Iterator[Server]:
-    """``rotel-agent --exporter blackhole`` in its own directory (pid and log files)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    grpc_ep, http_ep = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    cmd = [str(rotel_binary()), "start", "--exporter", "blackhole", "--otlp-grpc-endpoint", grpc_ep]
-    cmd += ["--otlp-http-endpoint", http_ep, "--otlp-grpc-max-recv-msg-size-mib", "16"]
-    cmd += ["--pid-file", str(workdir / "rotel.pid"), "--log-file", str(workdir / "rotel.log")]
-    log = (workdir / "rotel.out").open("wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    try:
-        _wait(lambda: _grpc_ready(grpc_ep), name, proc, 30)
-        yield Server(name, proc, grpc_ep)
-    finally:
-        _stop(proc)
-        log.close()
 
 
 @contextmanager
@@ -222,39 +203,7 @@ def saturate(
     endpoint: str, load: list[Batch], numbers: range, streams: int, deadline_s: float
 ) -> tuple[int, int]:
     """``run_throughput.send`` with one connection per stream: (spans accepted, failed calls)."""
-    counter = iter(numbers)
-    lock = threading.Lock()
-    totals = [0, 0]
-    stop_at = time.monotonic() + deadline_s
-
-    def worker() -> None:
-        spans = failed = 0
-        with grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS) as channel:
-            export = channel.unary_unary(EXPORT)
-            while time.monotonic() < stop_at:
-                with lock:
-                    n = next(counter, None)
-                if n is None:
-                    break
-                batch = load[n % len(load)]
-                try:
-                    reply = export(batch.stamped(n), timeout=60)
-                except grpc.RpcError:
-                    failed += 1
-                    continue
-                spans += (
-                    batch.spans - ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans
-                )
-        with lock:
-            totals[0] += spans
-            totals[1] += failed
-
-    threads = [threading.Thread(target=worker, name=f"client-{i}") for i in range(streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return totals[0], totals[1]
+    return send(endpoint, load, numbers, streams, deadline_s, CHANNEL_OPTIONS)
 
 
 # -- measurements --------------------------------------------------------------------------------
@@ -526,8 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="llmpulse-scaling-") as tmp:
         work = Path(tmp)
-        with rotel(work / "rotel-sink", "rotel-sink") as sink:
-            with rotel(work / "rotel-ref", "rotel") as ref:
+        with rotel_server(work / "rotel-sink", "rotel-sink") as sink:
+            with rotel_server(work / "rotel-ref", "rotel") as ref:
                 outcomes.append(run_target(ref, 0, load, args, None))
             for workers in args.workers:
                 with llmpulse(work / f"llmpulse-{workers}w", workers, sink.grpc_endpoint) as lp:

@@ -163,6 +163,7 @@ def llmpulse_server(
 
 @contextmanager
 def rotel_server(workdir: Path, name: str = "rotel") -> Iterator[Server]:
+    workdir.mkdir(parents=True, exist_ok=True)
     grpc_ep, http_ep = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     cmd = [
         str(rotel_binary()),
@@ -191,7 +192,12 @@ def rotel_server(workdir: Path, name: str = "rotel") -> Iterator[Server]:
 
 
 def send(
-    endpoint: str, load: list[Batch], numbers: range, streams: int, deadline_s: float
+    endpoint: str,
+    load: list[Batch],
+    numbers: range,
+    streams: int,
+    deadline_s: float,
+    channel_options: list[tuple[str, int]] | None = None,
 ) -> tuple[int, int]:
     """Send request ``n`` for each ``n`` in ``numbers`` (batch ``n % len(load)``, trace ids stamped
     with ``n``) over ``streams`` channels; returns (spans accepted, failed calls)."""
@@ -202,7 +208,8 @@ def send(
 
     def worker() -> None:
         spans = failed = 0
-        with grpc.insecure_channel(endpoint, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
+        options = channel_options or [("grpc.max_send_message_length", 64 << 20)]
+        with grpc.insecure_channel(endpoint, options=options) as channel:
             export = channel.unary_unary(EXPORT)
             while time.monotonic() < stop_at:
                 with lock:
