@@ -24,3 +24,9 @@ def splice(
     /,
 ) -> bytes: ...
 def find_any(data: ReadableBuffer, needles: tuple[bytes, ...], /) -> bool: ...
+def edit_attributes(
+    span: ReadableBuffer,
+    edits: dict[int | str, Any],
+    appends: list[tuple[str, Any] | tuple[str, None, str]],
+    /,
+) -> bytes: ...

@@ -10,6 +10,7 @@ occurrence of a singular field wins, a known number with the wrong wire type is 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -407,3 +408,193 @@ def read_attributes(
             raise ValueError(f"flags for key {kv.key!r} must be an int in 0..255, got {found!r}")
         flags.append(found)
     return attrs_to_dict(decoded.attributes), bytes(flags)
+
+
+_INT64: Final = 1 << 63
+
+
+def _encode_any(value: Any, depth: int = 0) -> bytes:
+    """The AnyValue payload for a Python value, as ``_scan.c``'s ``encode_any_value``."""
+    if depth > 64:
+        raise ValueError("value nests more than 64 levels deep")
+    if isinstance(value, str):
+        return _length_delimited(0x0A, value.encode())
+    if isinstance(value, bool):
+        return bytes((0x10, value))
+    if isinstance(value, int):
+        if not -_INT64 <= value < _INT64:
+            raise ValueError(f"int value {value!r} is out of the int64 range")
+        return b"\x18" + _varint_bytes(value & _MASK64)
+    if isinstance(value, float):
+        return b"\x21" + struct.pack("<d", value)
+    if isinstance(value, bytes):
+        return _length_delimited(0x3A, bytes(value))
+    if isinstance(value, (list, tuple)):
+        items = b"".join(_length_delimited(0x0A, _encode_any(item, depth + 1)) for item in value)
+        return _length_delimited(0x2A, items)
+    if isinstance(value, dict):
+        pairs = b"".join(
+            _length_delimited(0x0A, _encode_key_value(str(k).encode(), v, depth + 1))
+            for k, v in list(value.items())
+        )
+        return _length_delimited(0x32, pairs)
+    return _encode_any(str(value), depth)
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _encode_key_value(key: bytes, value: Any, depth: int = 0) -> bytes:
+    return (_length_delimited(0x0A, key) if key else b"") + _length_delimited(0x12, _encode_any(value, depth))
+
+
+class _Attr:
+    """One KeyValue of a span: ``_scan.c``'s ``Attr``."""
+
+    __slots__ = ("edit", "key", "kv_start", "stop", "tag_at", "value")
+
+    def __init__(self, tag_at: int, stop: int, kv_start: int) -> None:
+        self.tag_at, self.stop, self.kv_start = tag_at, stop, kv_start
+        self.key = b""
+        self.value: tuple[int, int] | None = None
+        self.edit: Any = _MISSING
+
+
+#: a Span's fields as upb knows them: number → wire type (others it keeps as unknown fields)
+_SPAN_WIRE: Final = {
+    1: 2,
+    2: 2,
+    3: 2,
+    4: 2,
+    5: 2,
+    6: 0,
+    7: 1,
+    8: 1,
+    9: 2,
+    10: 0,
+    11: 2,
+    12: 0,
+    13: 2,
+    14: 0,
+    15: 2,
+    16: 5,
+}
+
+
+def _read_attrs(data: bytes) -> tuple[list[_Attr], int]:
+    """The span's KeyValues and where appended ones go: after the last, else before the first
+    field upb encodes after attributes (a known one numbered above 9, or an unknown one), else at
+    the end."""
+    attrs: list[_Attr] = []
+    insert_at: int | None = None
+    pos, end = 0, len(data)
+    while pos < end:
+        tag_at = pos
+        number, wire, start, pos = _field(data, pos, end, "Span")
+        if not attrs and insert_at is None and (number > 9 or _SPAN_WIRE.get(number) != wire):
+            insert_at = tag_at  # upb encodes attributes before these (unknown fields last)
+        if number != 9 or wire != 2:
+            continue
+        attr = _Attr(tag_at, pos, start)
+        q = start
+        while q < pos:
+            n, w, s, q = _field(data, q, pos, "KeyValue")
+            if w != 2:
+                continue
+            if n == 1:
+                attr.key = data[s:q]
+            elif n == 2:
+                if attr.value is not None:
+                    raise ValueError("KeyValue.value given more than once (merge it with upb first)")
+                attr.value = (s, q)
+        attrs.append(attr)
+        insert_at = pos
+    return attrs, end if insert_at is None else insert_at
+
+
+def _last(attrs: list[_Attr], key: str) -> _Attr | None:
+    wanted = key.encode()
+    for attr in reversed(attrs):
+        if attr.key == wanted:
+            return attr
+    return None
+
+
+def edit_attributes(span: ReadableBuffer, edits: dict[int | str, Any], appends: list[Any], /) -> bytes:
+    """``_scan.edit_attributes`` in Python: the same bytes and the same errors."""
+    if not isinstance(edits, dict):
+        raise TypeError(f"edit_attributes() argument 2 must be dict, not {type(edits).__name__}")
+    if not isinstance(appends, list):
+        raise TypeError(f"edit_attributes() argument 3 must be list, not {type(appends).__name__}")
+    with _exported(span) as data:
+        added = tuple(appends)
+        attrs, insert_at = _read_attrs(data)
+        pending: list[tuple[str, Any]] = []
+        for where, value in list(edits.items()):
+            if type(where) is int:
+                if not 0 <= where < len(attrs):
+                    raise ValueError(
+                        f"edit_attributes: position {where!r} is out of range ({len(attrs)} attributes)"
+                    )
+                attr: _Attr | None = attrs[where]
+            elif type(where) is str:
+                attr = _last(attrs, where)
+                if attr is None:
+                    if value is not None:
+                        pending.append((where, value))
+                    continue
+            else:
+                raise TypeError(
+                    f"edit_attributes: an edit is keyed by int or str, not {type(where).__name__}"
+                )
+            assert attr is not None
+            if attr.edit is not _MISSING:
+                raise ValueError(f"edit_attributes: attribute {attrs.index(attr)} is edited twice")
+            attr.edit = value
+        out = bytearray()
+        cursor = 0
+        for attr in attrs:
+            out += data[cursor : attr.tag_at]
+            if attr.edit is _MISSING:
+                out += data[attr.tag_at : attr.stop]
+            elif attr.edit is not None:
+                kv = bytearray(_encode_key_value(attr.key, attr.edit))
+                q = attr.kv_start
+                while q < attr.stop:
+                    tag_at = q
+                    n, w, _, q = _field(data, q, attr.stop, "KeyValue")
+                    if not (w == 2 and n in (1, 2)):
+                        kv += data[tag_at:q]
+                out += _length_delimited(0x4A, bytes(kv))
+            cursor = attr.stop
+        out += data[cursor:insert_at]
+        for x, item in enumerate(added):
+            size = len(item) if isinstance(item, tuple) else 0
+            if (
+                size not in (2, 3)
+                or not isinstance(item[0], str)
+                or (size == 3 and (item[1] is not None or not isinstance(item[2], str)))
+            ):
+                raise TypeError(
+                    f"edit_attributes appends[{x}] must be (key, value) or (key, None, source_key)"
+                )
+            key = item[0].encode()
+            if size == 3:
+                source = _last(attrs, item[2])
+                if source is None:
+                    raise ValueError(f"edit_attributes appends[{x}]: no attribute {item[2]!r} to copy")
+                raw = data[source.value[0] : source.value[1]] if source.value else b""
+                kv_bytes = (_length_delimited(0x0A, key) if key else b"") + _length_delimited(0x12, raw)
+            else:
+                kv_bytes = _encode_key_value(key, item[1])
+            out += _length_delimited(0x4A, kv_bytes)
+        for key_text, value in pending:
+            out += _length_delimited(0x4A, _encode_key_value(key_text.encode(), value))
+        out += data[insert_at:]
+        return bytes(out)

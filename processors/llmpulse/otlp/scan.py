@@ -2,10 +2,11 @@
 spans (no LLM, credential or content key: most of them) never become Python objects.
 
 ``scan_spans``, ``locate_spans`` (the same, with each span's byte range), ``parents``,
-``read_attributes``, ``splice`` (a request re-assembled from the spans that changed) and
-``find_any`` (a fast ``needle in data`` for several needles) come from the C extension
-``llmpulse.otlp._scan`` when it is built (a wheel or ``pip install -e .`` with a C compiler) and
-from its pure-Python twin otherwise, the way PyYAML and msgpack offer their speedups; ``NATIVE``
+``read_attributes``, ``edit_attributes`` (a span's encoding with some attributes replaced, dropped
+or added), ``splice`` (a request re-assembled from the spans that changed) and ``find_any`` (a
+fast ``needle in data`` for several needles) come from the C extension ``llmpulse.otlp._scan``
+when it is built (a wheel or ``pip install -e .`` with a C compiler) and from its pure-Python
+twin otherwise, the way PyYAML and msgpack offer their speedups; ``NATIVE``
 says which. With ``LLMPULSE_REQUIRE_NATIVE=1`` a missing extension is an ImportError instead
 (CI, the image).
 
@@ -21,7 +22,15 @@ from collections.abc import Callable
 from typing import Any
 
 try:
-    from llmpulse.otlp._scan import find_any, locate_spans, parents, read_attributes, scan_spans, splice
+    from llmpulse.otlp._scan import (
+        edit_attributes,
+        find_any,
+        locate_spans,
+        parents,
+        read_attributes,
+        scan_spans,
+        splice,
+    )
 
     NATIVE = True
 except ImportError as exc:
@@ -32,7 +41,15 @@ except ImportError as exc:
             "(`pip install -e .` in a checkout, or build the wheel), or unset LLMPULSE_REQUIRE_NATIVE "
             f"to use the pure-Python scanner ({exc})"
         ) from exc
-    from llmpulse.otlp._scan_py import find_any, locate_spans, parents, read_attributes, scan_spans, splice
+    from llmpulse.otlp._scan_py import (
+        edit_attributes,
+        find_any,
+        locate_spans,
+        parents,
+        read_attributes,
+        scan_spans,
+        splice,
+    )
 
     NATIVE = False
 
@@ -74,6 +91,7 @@ def message_parents(request: Any, traces: set[bytes] | frozenset[bytes]) -> dict
 
 __all__ = [
     "NATIVE",
+    "edit_attributes",
     "find_any",
     "locate_spans",
     "message_parents",
