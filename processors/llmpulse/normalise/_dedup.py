@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Final
 
 from llmpulse.call import LLMCall
 from llmpulse.dialects import Dialect
@@ -50,26 +50,31 @@ class Candidate:
         return self.duplicate_of is None
 
 
-@dataclass(slots=True)
-class _Recent:
-    resource_key: tuple[str, ...]
-    model: str | None
-    start_ns: int
-    end_ns: int
-    native: bool
-    span_id: bytes
-    seen: float
-    paired: bool = False
+#: A remembered counted call: ``(seen, start_ns, end_ns, kind, model, span_id, paired)``, where
+#: ``kind`` is "SDK-native" (by resource) or "server-side" (by trace) and ``model`` is None by
+#: trace (any model pairs). A plain tuple of atoms: the collector untracks it and never walks it
+#: again, where ~100k remembered objects made each full collection walk them all. Pairing
+#: replaces the entry with ``paired`` set.
+_Entry = tuple[float, int, int, bool, str | None, bytes, bool]
+_SEEN: Final = 0
+_START: Final = 1
+_END: Final = 2
+_KIND: Final = 3
+_MODEL: Final = 4
+_SPAN: Final = 5
+_PAIRED: Final = 6
 
 
-@dataclass(slots=True)
-class _InTrace:
-    span_id: bytes
-    start_ns: int
-    end_ns: int
-    server: bool
-    seen: float
-    paired: bool = False
+class _Resource:
+    """The counted calls remembered for one resource, oldest first, and how many are
+    [not SDK-native, SDK-native]: a call pairs only with the other kind, so the scan is skipped
+    when there is none (the usual case)."""
+
+    __slots__ = ("entries", "kinds")
+
+    def __init__(self) -> None:
+        self.entries: deque[_Entry] = deque()
+        self.kinds = [0, 0]
 
 
 def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
@@ -78,34 +83,49 @@ def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
     return overlap > 0 and overlap >= 0.5 * shortest
 
 
-class _Timed(Protocol):
-    start_ns: int
-    end_ns: int
-
-
-_T = TypeVar("_T", bound=_Timed)
-
-
-def _closest(start_ns: int, end_ns: int, entries: Iterable[_T], fits: Callable[[_T], bool]) -> _T | None:
-    """The entry that fits, overlaps [start, end] and started nearest to ``start_ns``: with
-    concurrent calls of one model, the partner of a span is the one that began with it."""
-    best: _T | None = None
-    for entry in entries:
-        if (
-            fits(entry)
-            and _overlaps(start_ns, end_ns, entry.start_ns, entry.end_ns)
-            and (best is None or abs(entry.start_ns - start_ns) < abs(best.start_ns - start_ns))
-        ):
-            best = entry
+def _nearest(start_ns: int, end_ns: int, entries: Iterable[_Entry], kind: bool, model: str | None) -> int:
+    """The position (in ``entries``' order) of the unpaired entry of the other ``kind`` with a
+    matching model (None matches any) that overlaps [start, end] (``_overlaps``, inlined) and
+    started nearest to ``start_ns``, or -1: with concurrent calls of one model, the partner of a
+    span is the one that began with it (the first of equally near ones)."""
+    best = -1
+    best_distance = 0
+    duration = end_ns - start_ns
+    for position, entry in enumerate(entries):
+        if entry[_PAIRED] or entry[_KIND] == kind:
+            continue
+        if model is not None and entry[_MODEL] is not None and entry[_MODEL] != model:
+            continue
+        e_start = entry[_START]
+        e_end = entry[_END]
+        e_duration = e_end - e_start
+        shortest = duration if duration <= e_duration else e_duration
+        overlap = (end_ns if end_ns <= e_end else e_end) - (start_ns if start_ns >= e_start else e_start)
+        if overlap > 0 and overlap >= 0.5 * shortest:
+            distance = abs(e_start - start_ns)
+            if best < 0 or distance < best_distance:
+                best = position
+                best_distance = distance
     return best
 
 
-def _models_match(a: LLMCall | None, model_a: str | None, model_b: str | None) -> bool:
-    return model_a is None or model_b is None or model_a == model_b
+def _paired(entry: _Entry) -> _Entry:
+    return (entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], True)
 
 
 class Deduplicator:
     """Marks duplicate candidates in place; keeps bounded memory of recent calls across batches."""
+
+    __slots__ = (
+        "_clock",
+        "_covered",
+        "_max",
+        "_recent",
+        "_recent_size",
+        "_traces",
+        "_traces_size",
+        "_window",
+    )
 
     def __init__(
         self, window_s: float = 60.0, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
@@ -114,13 +134,11 @@ class Deduplicator:
         self._max = max_entries
         self._clock = clock
         self._covered: OrderedDict[SpanKey, bytes] = OrderedDict()
-        self._recent: dict[tuple[str, ...], deque[_Recent]] = {}
+        #: counted calls by resource, for pairing SDK-native and instrumentor spans across batches
+        self._recent: dict[tuple[str, ...], _Resource] = {}
         self._recent_size = 0
-        #: per resource, how many remembered calls are [not SDK-native, SDK-native]: a call pairs
-        #: only with the other kind, so the scan is skipped when there is none (the usual case)
-        self._kinds: dict[tuple[str, ...], list[int]] = {}
         #: counted calls by trace, least recently touched first, for server/client pairing
-        self._traces: OrderedDict[bytes, list[_InTrace]] = OrderedDict()
+        self._traces: OrderedDict[bytes, tuple[_Entry, ...]] = OrderedDict()
         self._traces_size = 0
 
     def resolve(
@@ -131,55 +149,64 @@ class Deduplicator:
             return
         now = self._clock()
         self._nesting(candidates, parents_of)
-        # ``duplicate_of is None`` is ``counted`` without a property call per candidate
-        self._siblings([c for c in candidates if c.duplicate_of is None])
-        self._across_batches([c for c in candidates if c.duplicate_of is None], now)
-        self._server_client([c for c in candidates if c.duplicate_of is None], now)
+        # ``duplicate_of is None`` is ``counted`` without a property call per candidate. One list
+        # for the three stages: each skips what an earlier one marked (a stage marks only the
+        # candidate at hand, or, in ``_siblings``, before the later stages start).
+        counted = [c for c in candidates if c.duplicate_of is None]
+        self._siblings(counted)
+        self._across_batches(counted, now)
+        self._server_client(counted, now)
 
     # -- nesting ---------------------------------------------------------------------------
     def _nesting(
         self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
     ) -> None:
-        for cand in candidates:
-            child_of = self._covered.get((cand.trace_id, cand.span_id))
-            if child_of is not None and not cand.dialect.server_side:
-                _mark(cand, child_of, "nested")
-        by_trace: dict[bytes, list[Candidate]] = {}
-        for cand in candidates:
-            by_trace.setdefault(cand.trace_id, []).append(cand)
-        shared = {trace for trace, group in by_trace.items() if len(group) > 1}
-        parents = parents_of(shared) if shared else {}
-        index = {(c.trace_id, c.span_id): c for c in candidates}
         covered = self._covered
+        index: dict[SpanKey, Candidate] = {}
+        traces: set[bytes] = set()
+        shared: set[bytes] = set()  # traces with more than one candidate
         for cand in candidates:
-            if cand.duplicate_of is not None:
+            trace = cand.trace_id
+            key = (trace, cand.span_id)
+            if covered:
+                child_of = covered.get(key)
+                if child_of is not None and not cand.dialect.server_side:
+                    _mark(cand, child_of, "nested")
+            index[key] = cand
+            if trace in traces:
+                shared.add(trace)
+            else:
+                traces.add(trace)
+        parents = parents_of(shared) if shared else {}
+        limit = self._max
+        for cand in candidates:
+            parent = cand.parent_id
+            if not parent or cand.duplicate_of is not None:
                 continue
+            trace = cand.trace_id
+            server = cand.dialect.server_side
             chain = []
-            key: SpanKey = (cand.trace_id, cand.parent_id)
             seen = 0
-            while key[1] and seen < 64:
+            while parent and seen < 64:
+                key = (trace, parent)
                 chain.append(key)
                 upper = index.get(key)
                 if upper is not None and upper.duplicate_of is None:
-                    keep, drop = (
-                        (upper, cand)
-                        if cand.dialect.server_side and not upper.dialect.server_side
-                        else (cand, upper)
-                    )
+                    keep, drop = (upper, cand) if server and not upper.dialect.server_side else (cand, upper)
                     _mark(drop, keep.span_id, "nested")
                     keep.call.fill_gaps_from(drop.call)
                     if drop is cand:
                         break
-                key = (cand.trace_id, parents.get(key, b""))
+                parent = parents.get(key, b"")
                 seen += 1
-            if cand.duplicate_of is None and not cand.dialect.server_side and chain:
+            if cand.duplicate_of is None and not server:
                 # remember the ancestors, evicting once at the end: the same least recently
                 # covered entries go as when evicting after each (entries only move to the end)
                 child = cand.span_id
                 for ancestor in chain:
                     covered[ancestor] = child
                     covered.move_to_end(ancestor)
-                while len(covered) > self._max:
+                while len(covered) > limit:
                     covered.popitem(last=False)
 
     # -- siblings in one batch ---------------------------------------------------------------
@@ -189,60 +216,61 @@ class Deduplicator:
             return
         others = [c for c in counted if not c.dialect.sdk_native]
         for native in natives:
-            best = _closest(
-                native.start_ns,
-                native.end_ns,
-                others,
-                lambda other, native=native: (  # type: ignore[misc]
+            # the closest start among the overlapping partners (see ``_nearest``)
+            best: Candidate | None = None
+            model = native.call.request_model
+            for other in others:
+                if (
                     other.duplicate_of is None
                     and other.resource_key == native.resource_key
-                    and _models_match(None, other.call.request_model, native.call.request_model)
-                ),
-            )
+                    and (
+                        model is None or other.call.request_model is None or other.call.request_model == model
+                    )
+                    and _overlaps(native.start_ns, native.end_ns, other.start_ns, other.end_ns)
+                    and (
+                        best is None
+                        or abs(other.start_ns - native.start_ns) < abs(best.start_ns - native.start_ns)
+                    )
+                ):
+                    best = other
             if best is not None:
                 _mark(best, native.span_id, "sdk_sibling")
                 native.call.fill_gaps_from(best.call)
 
     # -- partners in earlier batches ----------------------------------------------------------
-    def _across_batches(self, counted: Iterable[Candidate], now: float) -> None:
+    def _across_batches(self, counted: list[Candidate], now: float) -> None:
+        window = self._window
+        resources = self._recent
         for cand in counted:
-            native = cand.dialect.sdk_native
-            recent = self._recent.get(cand.resource_key)
-            kinds = self._kinds.setdefault(cand.resource_key, [0, 0])
-            if recent:
-                while recent and now - recent[0].seen > self._window:
-                    kinds[recent.popleft().native] -= 1
-                    self._recent_size -= 1
-            if recent and kinds[not native]:
-                # the closest start among the overlapping partners, as within a batch: with
-                # concurrent calls of one model the first overlapping one may be the other call's
-                newest = itertools.islice(reversed(recent), 512)
-                best_recent = _closest(
-                    cand.start_ns,
-                    cand.end_ns,
-                    newest,
-                    lambda entry, native=native, model=cand.call.request_model: (  # type: ignore[misc]
-                        not entry.paired
-                        and entry.native != native
-                        and _models_match(None, entry.model, model)
-                    ),
-                )
-                if best_recent is not None:
-                    best_recent.paired = True
-                    _mark(cand, best_recent.span_id, "sdk_sibling")
-            if cand.duplicate_of is not None:
+            if cand.duplicate_of is not None:  # a sibling in this batch
                 continue
-            queue = self._recent.setdefault(cand.resource_key, deque())
-            queue.append(
-                _Recent(
-                    cand.resource_key,
-                    cand.call.request_model,
-                    cand.start_ns,
-                    cand.end_ns,
-                    native,
-                    cand.span_id,
-                    now,
-                )
+            native = cand.dialect.sdk_native
+            resource = resources.get(cand.resource_key)
+            if resource is None:
+                resource = resources[cand.resource_key] = _Resource()
+            entries = resource.entries
+            kinds = resource.kinds
+            if entries:
+                while entries and now - entries[0][_SEEN] > window:
+                    kinds[entries.popleft()[_KIND]] -= 1
+                    self._recent_size -= 1
+                if entries and kinds[not native]:
+                    # as within a batch, among the 512 newest: with concurrent calls of one
+                    # model the first overlapping one may be the other call's
+                    found = _nearest(
+                        cand.start_ns,
+                        cand.end_ns,
+                        itertools.islice(reversed(entries), 512),
+                        native,
+                        cand.call.request_model,
+                    )
+                    if found >= 0:
+                        entry = entries[-1 - found]
+                        entries[-1 - found] = _paired(entry)
+                        _mark(cand, entry[_SPAN], "sdk_sibling")
+                        continue
+            entries.append(
+                (now, cand.start_ns, cand.end_ns, native, cand.call.request_model, cand.span_id, False)
             )
             kinds[native] += 1
             self._recent_size += 1
@@ -252,49 +280,66 @@ class Deduplicator:
     # -- a model server's span and the app's call span, exported apart ----------------------
     def _server_client(self, counted: list[Candidate], now: float) -> None:
         traces = self._traces
+        window = self._window
         while traces:
             oldest = next(iter(traces.values()))
-            if now - oldest[-1].seen <= self._window:
+            if now - oldest[-1][_SEEN] <= window:
                 break
             self._traces_size -= len(traces.popitem(last=False)[1])
-        here: dict[bytes, Candidate] = {}
-        # within one request the client's view is kept, as when the parent chain is visible
-        for cand in sorted(counted, key=lambda c: c.dialect.server_side):
-            server = cand.dialect.server_side
-            entries = traces.get(cand.trace_id)
-            if entries is not None:
-                best = _closest(
-                    cand.start_ns,
-                    cand.end_ns,
-                    entries,
-                    lambda entry, server=server: not entry.paired and entry.server != server,  # type: ignore[misc]
+        here: dict[bytes, Candidate] | None = None
+        # within one request the client's view is kept, as when the parent chain is visible:
+        # client-side candidates first (a stable partition, as a sort on ``server_side``)
+        order: Iterable[Candidate] = counted
+        for cand in counted:
+            if cand.dialect.server_side:
+                order = itertools.chain(
+                    [c for c in counted if not c.dialect.server_side],
+                    [c for c in counted if c.dialect.server_side],
                 )
-                if best is not None:
-                    best.paired = True
-                    _mark(cand, best.span_id, "nested")
-                    kept = here.get(best.span_id)
+                break
+        limit = self._max
+        for cand in order:
+            if cand.duplicate_of is not None:  # marked by an earlier stage
+                continue
+            server = cand.dialect.server_side
+            trace = cand.trace_id
+            entries = traces.get(trace)
+            if entries is not None:
+                found = _nearest(cand.start_ns, cand.end_ns, entries, server, None)
+                if found >= 0:
+                    entry = entries[found]
+                    traces[trace] = (*entries[:found], _paired(entry), *entries[found + 1 :])
+                    _mark(cand, entry[_SPAN], "nested")
+                    kept = here.get(entry[_SPAN]) if here is not None else None
                     if kept is not None:
                         kept.call.fill_gaps_from(cand.call)
                     continue
-                traces.move_to_end(cand.trace_id)
+                traces.move_to_end(trace)
+                traces[trace] = (
+                    *entries,
+                    (now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),
+                )
             else:
-                entries = traces[cand.trace_id] = []
-            entries.append(_InTrace(cand.span_id, cand.start_ns, cand.end_ns, server, now))
+                traces[trace] = ((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),)
+            if here is None:
+                here = {}
             here[cand.span_id] = cand
             self._traces_size += 1
-            while self._traces_size > self._max and traces:
+            while self._traces_size > limit and traces:
                 self._traces_size -= len(traces.popitem(last=False)[1])
 
     def _evict(self) -> None:
-        for key in list(self._recent):
-            queue = self._recent[key]
-            kinds = self._kinds[key]
-            while queue and self._recent_size > self._max // 2:
-                kinds[queue.popleft().native] -= 1
+        resources = self._recent
+        half = self._max // 2
+        for key in list(resources):
+            resource = resources[key]
+            entries = resource.entries
+            kinds = resource.kinds
+            while entries and self._recent_size > half:
+                kinds[entries.popleft()[_KIND]] -= 1
                 self._recent_size -= 1
-            if not queue:
-                del self._recent[key]
-                del self._kinds[key]
+            if not entries:
+                del resources[key]
 
 
 def _mark(cand: Candidate, kept: bytes, reason: str) -> None:
