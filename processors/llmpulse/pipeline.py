@@ -18,7 +18,7 @@ receivers turn into the OTLP "retry later" responses.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
@@ -29,20 +29,23 @@ from llmpulse.call import LLMCall
 from llmpulse.config import Config
 from llmpulse.enrich import (
     CONTENT_EVENTS,
+    REDACTED,
     DimensionReader,
     PriceTable,
     apply_error_class,
     is_content_key,
     is_credential_key,
+    plan_write_back,
     redact_attributes,
     scrub_credential_values,
     write_back,
 )
 from llmpulse.normalise import Deduplicator, Recogniser
 from llmpulse.normalise._dedup import Candidate
-from llmpulse.otlp import Signal, attrs_to_dict
+from llmpulse.otlp import AttributeAppends, AttributeEdits, Signal, attrs_to_dict
 from llmpulse.otlp.scan import (
     NATIVE,
+    edit_attributes,
     find_any,
     locate_spans,
     message_parents,
@@ -94,14 +97,29 @@ class Exporter(Protocol):
     def admit(self, signal: Signal, size: int) -> None: ...
 
     def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
-        """``encoded``: the request's protobuf encoding when the pipeline has it at no cost (the
-        body as received, when nothing in it changed), so it need not be encoded again."""
+        """``encoded``, when given, is the request as the pipeline leaves it, encoded: send it
+        as it is. It is authoritative: with the C module, LLM spans are rewritten in their bytes
+        and the decoded ``request`` does not show it. ``None``: encode ``request``."""
 
 
 class ResourceEnricher(Protocol):
     """Adds resource attributes (e.g. Kubernetes metadata looked up from the sender's address)."""
 
     def enrich(self, resource: Mapping[str, Any], peer: str | None) -> dict[str, str]: ...
+
+
+@dataclass(slots=True)
+class _Rewrite:
+    """An LLM span changed in its encoding (``edit_attributes``) rather than through upb: the
+    span's bytes and key flags as read, and what write-back and redaction change in them."""
+
+    span: Span
+    encoded: bytes
+    attr_flags: bytes
+    edits: AttributeEdits = field(default_factory=dict)
+    appends: AttributeAppends = field(default_factory=list)
+    #: write-back's arguments, to redo it through upb should ``edit_attributes`` refuse a value
+    written: tuple[LLMCall, bytes | None, Mapping[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -238,8 +256,10 @@ class Pipeline:
         the received bytes if nothing changed (else ``None``)."""
         outcome = Outcome()
         candidates: list[Candidate] = []
-        to_redact: list[tuple[Span, bytes | None, bytes | None]] = []
-        touched: list[tuple[int, int, int, Span]] = []  # every span the stages may have changed
+        to_redact: list[tuple[Span, bytes | None, bytes | None]] = []  # redacted through upb
+        rewrites: list[_Rewrite] = []  # redacted in their encoding
+        # every span the stages may have changed, with its rewrite when it is changed in its bytes
+        touched: list[tuple[int, int, int, Span, _Rewrite | None]] = []
         resources: list[tuple[int, Any]] = []  # every resource enrichment or redaction changed
         recogniser = self.recogniser
         lookup_parents, flagged, invalid, encoded = self._scan(request, body)
@@ -279,15 +299,20 @@ class Pipeline:
                 changed = True  # spans worth a look may be rewritten (write-back, redaction)
                 for k, (flags, span_bytes) in work.items():
                     span = spans[k]
-                    touched.append((i, j, k, span))
                     if scope_dialect is None and not flags & _LLM:
+                        touched.append((i, j, k, span, None))
                         if flags & _CONTENT:  # e.g. an agent span carrying the conversation
                             self._redact_span(span, span_bytes)
                         elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
                     span_bytes, attrs, attr_flags = self._read(span, span_bytes)
-                    to_redact.append((span, span_bytes, attr_flags))
+                    rewrite = self._rewrite(span, span_bytes, attr_flags)
+                    touched.append((i, j, k, span, rewrite))
+                    if rewrite is None:
+                        to_redact.append((span, span_bytes, attr_flags))
+                    else:
+                        rewrites.append(rewrite)
                     found = recogniser.recognise(span, scope, scope_dialect, attrs)
                     if found is None:
                         continue
@@ -305,7 +330,7 @@ class Pipeline:
                             span.parent_span_id,
                             span.start_time_unix_nano,
                             span.end_time_unix_nano,
-                            extras={"span": span, "attrs": view.attrs},
+                            extras={"span": span, "attrs": view.attrs, "rewrite": rewrite},
                         )
                     )
 
@@ -329,15 +354,26 @@ class Pipeline:
                 self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
             current = cand.extras["attrs"]
             assert isinstance(current, dict)
-            write_back(span.attributes, cand.call, cand.duplicate_of, current)
+            planned = cand.extras["rewrite"]
+            if planned is None:
+                write_back(span.attributes, cand.call, cand.duplicate_of, current)
+            else:
+                assert isinstance(planned, _Rewrite)
+                plan_write_back(cand.call, cand.duplicate_of, current, planned.edits, planned.appends)
+                planned.written = (cand.call, cand.duplicate_of, current)
         for span, span_bytes, attr_flags in to_redact:
             self._redact_span(span, span_bytes, attr_flags)
+        for rewrite in rewrites:
+            self._plan_redaction(rewrite)
         self.spanmetrics.record(counted)
         if NATIVE and encoded is not None and changed:
             # the received bytes with only what changed re-encoded (and invalid spans left out)
-            edits: list[tuple[int, int, int, bytes | None]] = [
-                (i, j, k, s.SerializeToString()) for i, j, k, s in touched
-            ]
+            edits: list[tuple[int, int, int, bytes | None]] = []
+            for i, j, k, span, rewrite in touched:
+                if rewrite is None:
+                    edits.append((i, j, k, span.SerializeToString()))
+                elif rewrite.edits or rewrite.appends:
+                    edits.append((i, j, k, self._rewritten(rewrite)))
             edits += [(i, j, k, None) for i, j, k in invalid]
             edits.sort(key=lambda edit: edit[:3])
             encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
@@ -351,6 +387,73 @@ class Pipeline:
             outcome.message = f"{len(invalid)} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
             self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(len(invalid))
         return outcome, None if changed else encoded
+
+    # -- LLM spans changed in their encoding ---------------------------------------------------
+    def _rewrite(self, span: Span, encoded: bytes | None, attr_flags: bytes | None) -> _Rewrite | None:
+        """A rewrite of the span's encoding, unless redaction needs the upb message for it:
+        truncation (it reads each value), a credential inside a value (``Bearer``/``sk-``: the
+        scrubber reads every string), or events to redact. Without the C module, never."""
+        if attr_flags is None or encoded is None or self._content_mode == "truncate":
+            return None
+        if find_any(encoded, _CREDENTIAL_MARKERS) or (span.events and self._events_need_redaction(span)):
+            return None
+        return _Rewrite(span, encoded, attr_flags)
+
+    def _events_need_redaction(self, span: Span) -> bool:
+        """Whether ``_redact_span`` would change one of the span's events."""
+        drop, keep = self._content_mode == "drop", self._content_mode == "keep"
+        for event in span.events:
+            if drop and event.name in CONTENT_EVENTS:
+                return True
+            for kv in event.attributes:
+                flags = self._flags(kv.key)
+                if flags & _CREDENTIAL or (flags & _CONTENT and not keep):
+                    return True
+        return False
+
+    def _plan_redaction(self, rewrite: _Rewrite) -> None:
+        """``_redact_span`` as edits of the span's encoding, for the spans ``_rewrite`` admits
+        (content dropped or kept; credentials only in credential keys; no event to change)."""
+        edits = rewrite.edits
+        drop = self._content_mode == "drop"
+        changed = 0
+        for position, flags in enumerate(rewrite.attr_flags):
+            if flags & _CREDENTIAL:
+                edits[position] = REDACTED
+                changed += 1
+            elif flags & _CONTENT and drop:
+                edits[position] = None
+                changed += 1
+        if rewrite.appends:  # write-back's own keys are neither, but appended is redacted alike
+            kept: AttributeAppends = []
+            for item in rewrite.appends:
+                flags = self._flags(item[0])
+                if flags & _CREDENTIAL:
+                    kept.append((item[0], REDACTED))
+                elif not (flags & _CONTENT and drop):
+                    kept.append(item)
+                    continue
+                changed += 1
+            rewrite.appends = kept
+        if changed and self._content_mode != "keep":
+            if find_any(rewrite.encoded, _REDACTED_KEY_BYTES):  # there already (another hop)?
+                edits[_REDACTED_KEY] = True  # set where it is, appended if it was not a key
+            else:
+                rewrite.appends.append((_REDACTED_KEY, True))
+
+    def _rewritten(self, rewrite: _Rewrite) -> bytes:
+        try:
+            edited: bytes = edit_attributes(rewrite.encoded, rewrite.edits, rewrite.appends)
+            return edited
+        except ValueError:
+            # a value the encoder refuses (an int beyond int64): through upb, as without the C
+            # module (which refuses it too, loudly, as it always has)
+            span = rewrite.span
+            if rewrite.written is not None:
+                write_back(span.attributes, *rewrite.written)
+            self._redact_span(span, rewrite.encoded, rewrite.attr_flags)
+            reencoded: bytes = span.SerializeToString()
+            return reencoded
 
     def _resource(self, resource: Any, peer: str | None) -> tuple[dict[str, Any], bool]:
         """The resource's attributes after enrichment, and whether the resource changed."""

@@ -38,6 +38,7 @@ from llmpulse.otlp import attrs_to_dict
 from llmpulse.pipeline import Pipeline
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics, SpanMetricsCollector
+from tests.support.gateway import CaptureExporter
 
 SERVICE = "dialect-app"
 #: 2026-05-29T… UTC: every span starts at ``T0 + start_s``.
@@ -274,11 +275,14 @@ def run(case: Case) -> Result:
     selfmetrics = SelfMetrics(registry)
     spanmetrics = SpanMetrics(selfmetrics)
     registry.register(SpanMetricsCollector(spanmetrics))
-    pipeline = Pipeline(config, selfmetrics, spanmetrics)
+    capture = CaptureExporter()
+    pipeline = Pipeline(config, selfmetrics, spanmetrics, exporters=[capture])
     for request in requests:
         outcome = pipeline.consume("traces", request, protocol="grpc", size=request.ByteSize())
         assert outcome.rejected == 0, outcome.message
 
+    # the requests as exported: with the C module, LLM spans are rewritten in their encoding
+    requests = [exported for _signal, exported in capture.requests]  # type: ignore[misc]
     spans: dict[str, PbSpan] = {}
     for request in requests:
         for rs in request.resource_spans:

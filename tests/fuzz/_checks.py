@@ -16,6 +16,7 @@ from llmpulse.otlp import DecodeError, Signal
 from llmpulse.pipeline import Pipeline
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
+from tests.support.gateway import CaptureExporter
 
 _TOKEN_FIELDS = (
     "input_tokens",
@@ -68,11 +69,14 @@ class Harness:
 
     def __init__(self) -> None:
         prices = PriceTable.load(None)
+        self.capture = CaptureExporter()
         self.pipelines: dict[str, Pipeline] = {}
         for mode in ("drop", "truncate", "keep"):
             config = validate({"enrich": {"redaction": {"content": mode, "truncate_chars": 5}}})
             selfmetrics = SelfMetrics(CollectorRegistry())
-            self.pipelines[mode] = Pipeline(config, selfmetrics, SpanMetrics(selfmetrics), prices=prices)
+            self.pipelines[mode] = Pipeline(
+                config, selfmetrics, SpanMetrics(selfmetrics), prices=prices, exporters=[self.capture]
+            )
         self.cases = 0
 
     def consume(self, signal: Signal, request: Any, mode: str | None = None) -> list[LLMCall]:
@@ -94,5 +98,12 @@ class Harness:
         for call in calls:
             check_call(call)
         check_metrics(spanmetrics)
-        request.SerializeToString()  # what the exporters do next must work on the enriched request
+        # what the exporters get must encode (the decoded request) or decode (the pipeline's
+        # encoding: spans rewritten in their bytes, spliced into the received ones)
+        exported = self.capture.requests.pop()[1]
+        encoded = self.capture.encodings.pop()
+        exported.SerializeToString()
+        if encoded is not None and signal == "traces":
+            spans = sum(len(ss.spans) for rs in exported.resource_spans for ss in rs.scope_spans)  # type: ignore[attr-defined]
+            assert spans == outcome.accepted
         return calls

@@ -1,4 +1,5 @@
-"""``set_attributes`` with and without the caller's dict of current values writes the same span."""
+"""``set_attributes`` with and without the caller's dict of current values writes the same span,
+and ``plan_attributes`` + ``edit_attributes`` (the same write in the span's encoding) too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from llmpulse.otlp import attrs_to_dict, set_attributes
+from llmpulse.otlp import AttributeAppends, AttributeEdits, attrs_to_dict, plan_attributes, set_attributes
+from llmpulse.otlp.scan import edit_attributes
 
 KEYS = st.sampled_from(["gen_ai.request.model", "gen_ai.usage.input_tokens", "a", "b", "llmpulse.dialect"])
 VALUES = st.one_of(
@@ -44,6 +46,24 @@ def test_current_is_only_a_shortcut(
     set_attributes(slow.attributes, values, keep_original=keep)
     set_attributes(fast.attributes, values, keep_original=keep, current=attrs_to_dict(fast.attributes))
     assert fast.SerializeToString() == slow.SerializeToString()  # same keys, values and order
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(
+    existing=st.lists(st.tuples(KEYS, VALUES), max_size=6),
+    values=st.dictionaries(KEYS, VALUES, max_size=5),
+    keep=st.booleans(),
+)
+def test_planned_edits_of_the_encoding_write_what_upb_writes(
+    existing: list[tuple[str, Any]], values: dict[str, Any], keep: bool
+) -> None:
+    span = _span(existing)
+    encoded = span.SerializeToString()
+    edits: AttributeEdits = {}
+    appends: AttributeAppends = []
+    plan_attributes(values, attrs_to_dict(span.attributes), edits, appends, keep_original=keep)
+    set_attributes(span.attributes, values, keep_original=keep)
+    assert edit_attributes(encoded, edits, appends) == span.SerializeToString()
 
 
 def test_existing_equal_value_is_left_alone_and_a_changed_one_kept_as_original() -> None:

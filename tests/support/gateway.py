@@ -37,8 +37,13 @@ class CaptureExporter:
         return None
 
     def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
-        copy = type(request)()
-        copy.CopyFrom(request)
+        # the encoding, when given, is the request as the pipeline leaves it (LLM spans are
+        # rewritten in their bytes, not in the decoded message): what exporters send
+        if encoded is not None:
+            copy = type(request).FromString(encoded)
+        else:
+            copy = type(request)()
+            copy.CopyFrom(request)
         self.requests.append((signal, copy))
         self.encodings.append(encoded)
 

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from llmpulse.call import LLMCall
-from llmpulse.otlp import set_attributes
+from llmpulse.otlp import AttributeAppends, AttributeEdits, plan_attributes, set_attributes
 
 #: (semconv name, LLMCall field) written as they are, in write order (before finish reasons)
 _HEAD = (
@@ -56,6 +56,22 @@ def canonical_attributes(call: LLMCall) -> dict[str, Any]:
     return values
 
 
+def written_attributes(call: LLMCall, duplicate_of: bytes | None) -> dict[str, Any]:
+    """What write-back stores on a call's span: the canonical attributes, or for a duplicate
+    only which call it duplicates."""
+    if duplicate_of is not None:
+        return {
+            "llmpulse.dialect": call.dialect,
+            "llmpulse.counted": False,
+            "llmpulse.duplicate_of": duplicate_of.hex(),
+        }
+    values = canonical_attributes(call)
+    values["llmpulse.counted"] = True
+    if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None):
+        values["llmpulse.unpriced"] = True
+    return values
+
+
 def write_back(
     attributes: MutableSequence[KeyValue],
     call: LLMCall,
@@ -63,15 +79,15 @@ def write_back(
     current: Mapping[str, Any] | None = None,
 ) -> None:
     """``current``: the span's attributes as a dict, when the caller read them already."""
-    if duplicate_of is not None:
-        values = {
-            "llmpulse.dialect": call.dialect,
-            "llmpulse.counted": False,
-            "llmpulse.duplicate_of": duplicate_of.hex(),
-        }
-    else:
-        values = canonical_attributes(call)
-        values["llmpulse.counted"] = True
-        if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None):
-            values["llmpulse.unpriced"] = True
-    set_attributes(attributes, values, keep_original=True, current=current)
+    set_attributes(attributes, written_attributes(call, duplicate_of), keep_original=True, current=current)
+
+
+def plan_write_back(
+    call: LLMCall,
+    duplicate_of: bytes | None,
+    current: Mapping[str, Any],
+    edits: AttributeEdits,
+    appends: AttributeAppends,
+) -> None:
+    """``write_back`` as edits of the span's encoding (``llmpulse.otlp.scan.edit_attributes``)."""
+    plan_attributes(written_attributes(call, duplicate_of), current, edits, appends, keep_original=True)

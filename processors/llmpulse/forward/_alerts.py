@@ -118,7 +118,8 @@ class AlertMarker:
     ) -> list[tuple[int, int, int, Span, str, bytes]]:
         """(i, j, k, span, class, the span's bytes in ``payload``) of every span to mark: the
         scanner finds the few spans that carry an error class, so the others are never read in
-        Python."""
+        Python. Spans are read from ``payload``: the pipeline rewrites LLM spans in their
+        encoding, so the decoded ``request`` may not carry the error class written back."""
         if not self.classes:
             return []
         if len(self._key_flags) > 20_000:
@@ -126,7 +127,7 @@ class AlertMarker:
         flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
         found: list[tuple[int, int, int, Span, str, bytes]] = []
         for i, j, k, _flags, start, stop in flagged:
-            span = request.resource_spans[i].scope_spans[j].spans[k]
+            span = Span.FromString(payload[start:stop])
             error_class = _alert_class(span.attributes, self.classes)
             if error_class is not None and not any(e.name == EVENT_NAME for e in span.events):
                 found.append((i, j, k, span, error_class, payload[start:stop]))

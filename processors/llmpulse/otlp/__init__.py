@@ -5,7 +5,15 @@ bytes (a C extension, with a pure-Python twin): ordinary spans, most of them, ne
 objects; only spans with LLM, credential or content keys or bad ids are visited through upb.
 """
 
-from llmpulse.otlp._anyvalue import assign, attrs_to_dict, set_attributes, to_py
+from llmpulse.otlp._anyvalue import (
+    AttributeAppends,
+    AttributeEdits,
+    assign,
+    attrs_to_dict,
+    plan_attributes,
+    set_attributes,
+    to_py,
+)
 from llmpulse.otlp._codec import (
     SIGNALS,
     DecodeError,
@@ -19,6 +27,8 @@ from llmpulse.otlp._codec import (
 
 __all__ = [
     "SIGNALS",
+    "AttributeAppends",
+    "AttributeEdits",
     "DecodeError",
     "Signal",
     "assign",
@@ -27,6 +37,7 @@ __all__ = [
     "decode_protobuf",
     "gunzip",
     "new_request",
+    "plan_attributes",
     "request_to_json",
     "set_attributes",
     "to_py",

@@ -145,3 +145,36 @@ def set_attributes(
                 continue  # already holds exactly this value (the common case on semconv spans)
         existing.value.Clear()
         assign(existing.value, value)
+
+
+#: what ``plan_attributes`` fills in: ``edit_attributes``' edits (by key) and appends
+AttributeEdits = dict[int | str, Any]
+AttributeAppends = list[tuple[str, Any] | tuple[str, None, str]]
+
+
+def plan_attributes(
+    values: Mapping[str, Any],
+    current: Mapping[str, Any],
+    edits: AttributeEdits,
+    appends: AttributeAppends,
+    *,
+    keep_original: bool = False,
+) -> None:
+    """``set_attributes(attributes, values, keep_original=..., current=current)`` as edits of the
+    span's encoding (``llmpulse.otlp.scan.edit_attributes``) instead of the upb message: the same
+    decisions, in the same order, so the edited encoding is what upb would encode."""
+    for key, value in values.items():
+        if key not in current:
+            appends.append((key, value))
+            continue
+        old = current[key]
+        kind = type(value)
+        if type(old) is kind and (old == value if kind in _EXACT_TYPES else _same(old, value)):
+            continue
+        if keep_original:
+            same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
+            if old != value and not same_list:
+                appends.append(("llmpulse.original." + key, None, key))
+            elif _same(old, value):
+                continue
+        edits[key] = value
