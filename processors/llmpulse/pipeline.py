@@ -18,7 +18,7 @@ receivers turn into the OTLP "retry later" responses.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
@@ -74,6 +74,9 @@ LLM_KEY_PREFIXES = (
     "operation.cost",
 )
 _LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
+#: key flags → what redaction does with the attribute: 0 nothing, 1 mask (a credential), 2 drop
+_REDACTION_DROP = bytes(1 if f & _CREDENTIAL else 2 if f & _CONTENT else 0 for f in range(256))
+_REDACTION_KEEP = bytes(1 if f & _CREDENTIAL else 0 for f in range(256))
 _REDACTED_KEY = "llmpulse.content.redacted"
 _REDACTED_KEY_BYTES = (_REDACTED_KEY.encode(),)
 #: what every credential value the scrubber masks contains (``enrich.scrub_credential_values``)
@@ -108,18 +111,20 @@ class ResourceEnricher(Protocol):
     def enrich(self, resource: Mapping[str, Any], peer: str | None) -> dict[str, str]: ...
 
 
-@dataclass(slots=True)
 class _Rewrite:
     """An LLM span changed in its encoding (``edit_attributes``) rather than through upb: the
     span's bytes and key flags as read, and what write-back and redaction change in them."""
 
-    span: Span
-    encoded: bytes
-    attr_flags: bytes
-    edits: AttributeEdits = field(default_factory=dict)
-    appends: AttributeAppends = field(default_factory=list)
-    #: write-back's arguments, to redo it through upb should ``edit_attributes`` refuse a value
-    written: tuple[LLMCall, bytes | None, Mapping[str, Any]] | None = None
+    __slots__ = ("appends", "attr_flags", "edits", "encoded", "span", "written")
+
+    def __init__(self, span: Span, encoded: bytes, attr_flags: bytes) -> None:
+        self.span = span
+        self.encoded = encoded
+        self.attr_flags = attr_flags
+        self.edits: AttributeEdits = {}
+        self.appends: AttributeAppends = []
+        #: write-back's arguments, to redo it through upb should ``edit_attributes`` refuse a value
+        self.written: tuple[LLMCall, bytes | None, Mapping[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -414,16 +419,13 @@ class Pipeline:
     def _plan_redaction(self, rewrite: _Rewrite) -> None:
         """``_redact_span`` as edits of the span's encoding, for the spans ``_rewrite`` admits
         (content dropped or kept; credentials only in credential keys; no event to change)."""
-        edits = rewrite.edits
         drop = self._content_mode == "drop"
-        changed = 0
-        for position, flags in enumerate(rewrite.attr_flags):
-            if flags & _CREDENTIAL:
-                edits[position] = REDACTED
-                changed += 1
-            elif flags & _CONTENT and drop:
-                edits[position] = None
-                changed += 1
+        # each key's flags → 0 (kept), 1 (credential: masked), 2 (content: dropped): one C pass
+        redacted = rewrite.attr_flags.translate(_REDACTION_DROP if drop else _REDACTION_KEEP)
+        edits = rewrite.edits
+        changed = len(redacted) - redacted.count(0)
+        if changed:
+            edits.update({i: None if r == 2 else REDACTED for i, r in enumerate(redacted) if r})
         if rewrite.appends:  # write-back's own keys are neither, but appended is redacted alike
             kept: AttributeAppends = []
             for item in rewrite.appends:
