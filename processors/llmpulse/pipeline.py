@@ -426,22 +426,32 @@ class Pipeline:
         changed = len(redacted) - redacted.count(0)
         if changed:
             edits.update({i: None if r == 2 else REDACTED for i, r in enumerate(redacted) if r})
-        if rewrite.appends:  # write-back's own keys are neither, but appended is redacted alike
-            kept: AttributeAppends = []
-            for item in rewrite.appends:
-                flags = self._flags(item[0])
-                if flags & _CREDENTIAL:
-                    kept.append((item[0], REDACTED))
-                elif not (flags & _CONTENT and drop):
-                    kept.append(item)
-                    continue
-                changed += 1
-            rewrite.appends = kept
+        key_flags = self._key_flags
+        for item in rewrite.appends:  # write-back's own keys are neither; if one were, it is redacted
+            flags = key_flags.get(item[0])
+            if (self._flags(item[0]) if flags is None else flags) & (_CREDENTIAL | _CONTENT):
+                changed += self._redact_appended(rewrite, drop)
+                break
         if changed and self._content_mode != "keep":
             if find_any(rewrite.encoded, _REDACTED_KEY_BYTES):  # there already (another hop)?
                 edits[_REDACTED_KEY] = True  # set where it is, appended if it was not a key
             else:
                 rewrite.appends.append((_REDACTED_KEY, True))
+
+    def _redact_appended(self, rewrite: _Rewrite, drop: bool) -> int:
+        """Redacts the attributes ``rewrite`` appends as the rest; returns how many changed."""
+        kept: AttributeAppends = []
+        changed = 0
+        for item in rewrite.appends:
+            flags = self._flags(item[0])
+            if flags & _CREDENTIAL:
+                kept.append((item[0], REDACTED))
+            elif not (flags & _CONTENT and drop):
+                kept.append(item)
+                continue
+            changed += 1
+        rewrite.appends = kept
+        return changed
 
     def _rewritten(self, rewrite: _Rewrite) -> bytes:
         try:

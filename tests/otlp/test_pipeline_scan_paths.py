@@ -119,3 +119,20 @@ def test_native_and_fallback_scans_export_the_same(mode: str, monkeypatch: pytes
     if mode == "keep":
         assert attrs[6]["gen_ai.prompt.0.content"] == "What is the capital of France?"
         assert "llmpulse.content.redacted" not in attrs[6]
+
+
+def test_attributes_appended_to_a_rewrite_are_redacted_like_the_others() -> None:
+    """Write-back's own keys are never content or credentials; should one be, it is redacted
+    as an attribute the span came with would be."""
+    selfmetrics = SelfMetrics(CollectorRegistry())
+    pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
+    span = _llm_span(9, {})
+    rewrite = pipeline_module._Rewrite(span, span.SerializeToString(), bytes([1, 1, 1, 1, 1, 5, 5]))
+    rewrite.appends = [("api_key", "sk-live"), ("gen_ai.prompt", "hello"), ("gen_ai.usage.input_tokens", 12)]
+    pipeline._plan_redaction(rewrite)
+    assert rewrite.edits == {5: None, 6: None}
+    assert rewrite.appends == [
+        ("api_key", "[REDACTED]"),
+        ("gen_ai.usage.input_tokens", 12),
+        ("llmpulse.content.redacted", True),
+    ]
