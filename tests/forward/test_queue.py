@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -133,3 +134,76 @@ def test_two_processes_never_share_a_queue(tmp_path: Path) -> None:
         DiskQueue(tmp_path, capacity_bytes=1 << 20)
     first.close()
     DiskQueue(tmp_path, capacity_bytes=1 << 20).close()  # free again once the holder closed it
+
+
+def test_newest_records_are_sent_from_memory_the_rest_from_disk_in_order(tmp_path: Path) -> None:
+    """Records that fit ``memory_bytes`` are the very objects given to ``put`` (no read-back);
+    the others are read from disk; either way the order and the bytes are the same."""
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20, segment_bytes=64 * 1024, memory_bytes=50_000)
+    payloads = [bytes([i]) * 20_000 for i in range(5)]
+    for payload in payloads:
+        queue.put("traces", 1, payload)
+    served: list[bool] = []
+    while (entry := queue.peek(timeout=0)) is not None:
+        served.append(entry.payload is payloads[len(served)])
+        assert entry.payload == payloads[len(served) - 1]
+        queue.ack(entry)
+        if len(served) == 2:  # memory freed: the next record put is kept in memory again
+            payloads.append(b"\x05" * 20_000)
+            queue.put("traces", 1, payloads[-1])
+    # 2 records of 20 017 bytes fit 50 000; the 6th was put after the first two were sent
+    assert served == [True, True, False, False, False, True]
+    queue.close()
+
+
+def test_a_damaged_record_drops_what_follows_it_even_if_still_in_memory(tmp_path: Path) -> None:
+    """After an unreadable record the disk decides what is left: records given up with it are
+    never sent from memory, not even when a new record lands at the same place."""
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20, memory_bytes=30_000)
+    queue.put("logs", 1, b"a" * 20_000)  # in memory
+    queue.put("logs", 1, b"b" * 20_000)  # memory full: disk only
+    entry = queue.peek(timeout=0)
+    assert entry is not None and entry.payload[:1] == b"a"
+    queue.ack(entry)
+    queue.put("logs", 1, b"c" * 20_000)  # in memory, behind the disk-only record
+    segment = next(tmp_path.glob("*.seg"))
+    with segment.open("r+b") as handle:  # bit rot in "b"
+        handle.seek(entry.end + HEADER + 10)
+        handle.write(b"X")
+    with pytest.raises(OSError, match="unreadable record"):
+        queue.peek(timeout=0)
+    assert queue.skip_unreadable() == 2  # "b" and "c" are given up (counted as corrupt)
+    queue.put("logs", 1, b"d" * 20_000)
+    queue.put("logs", 1, b"e" * 20_000)  # where "c" was
+    assert [p[:1] for p in drain(queue)] == [b"d", b"e"]
+    queue.close()
+
+
+def test_a_write_cut_short_leaves_no_torn_record(tmp_path: Path) -> None:
+    """A put that fails half-way (here: the file size limit, as a full disk would) raises and
+    leaves the segment as it was, so the next record is readable and nothing is counted corrupt."""
+    script = textwrap.dedent(
+        f"""
+        import resource, signal
+        from pathlib import Path
+        from llmpulse.forward import DiskQueue
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        queue = DiskQueue(Path({str(tmp_path)!r}), capacity_bytes=1 << 20)
+        queue.put("logs", 1, b"first")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, resource.RLIM_INFINITY))
+        try:
+            queue.put("logs", 1, b"x" * 50_000)
+        except OSError as exc:
+            print("refused", exc.errno, flush=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        queue.put("logs", 1, b"second")
+        print(queue.requests, flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == [f"refused {errno.EFBIG}", "2"], done.stderr
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    assert queue.corrupt_records == 0
+    assert drain(queue) == [b"first", b"second"]
+    assert next(tmp_path.glob("*.seg")).stat().st_size == 2 * HEADER + len(b"firstsecond")
+    queue.close()

@@ -1,7 +1,7 @@
 """A persistent FIFO of export requests for one forward target, bounded in bytes.
 
 Layout under ``<data_dir>/forward/<target>/``: numbered segment files of records, and a
-``cursor`` file naming the first record not yet delivered. A record is one ``write()`` of a
+``cursor`` file naming the first record not yet delivered. A record is one ``writev()`` of a
 17-byte header (magic, payload length, CRC-32, signal, item count) and the serialized
 ``Export*ServiceRequest``; it is in the OS page cache when ``put`` returns, so a killed process
 (``kill -9``) loses nothing it acknowledged (``fsync`` adds power-loss safety). The cursor moves
@@ -9,6 +9,11 @@ only after the target accepted a record: a crash between the two re-sends that r
 delivery is at-least-once. The cursor is one 20-byte in-place write with a CRC (a rename per
 acknowledgement costs milliseconds on some filesystems); a cursor found torn is ignored and the
 queue re-sends from its oldest segment: duplicates, never loss.
+
+The disk is the record of what is pending. The queue also keeps the newest records it wrote in
+memory (up to ``memory_bytes``: the ``bytes`` objects it was given, not copies), so a sender that
+keeps up sends them without reading back and re-checking what it has just written; a record that
+did not fit, and every record after a restart, is read from disk and checked against its CRC.
 
 On open, the records after the cursor are scanned; a torn tail (a write cut by a crash, whose
 request was therefore never acknowledged to its client) is cut off and counted.
@@ -26,6 +31,7 @@ import os
 import struct
 import threading
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -34,6 +40,8 @@ from llmpulse.otlp import SIGNALS, Signal
 
 _HEADER = struct.Struct("<4sIIBI")
 _CURSOR = struct.Struct("<QQI")
+_CURSOR_HEAD = struct.Struct("<QQ")
+_CRC = struct.Struct("<I")
 _MAGIC = b"LPQ1"
 _SIGNAL_CODES: dict[Signal, int] = {s: i for i, s in enumerate(SIGNALS)}
 _SEGMENT_SUFFIX = ".seg"
@@ -69,11 +77,16 @@ class DiskQueue:
         *,
         segment_bytes: int = 16 << 20,
         fsync: bool = False,
+        memory_bytes: int = 16 << 20,
     ) -> None:
         self.directory = directory
         self.capacity_bytes = capacity_bytes
         self._segment_bytes = segment_bytes
         self._fsync = fsync
+        #: newest pending records still in memory, by (segment, offset); at most ``memory_bytes``
+        self._memory_bytes = memory_bytes
+        self._recent: dict[tuple[int, int], Entry] = {}
+        self._recent_bytes = 0
         self._cond = threading.Condition()
         self._closed = False
         #: records cut off as unreadable when the queue was opened
@@ -96,12 +109,15 @@ class DiskQueue:
         segments = self._segments()
         self._first_segment = segments[0] if segments else self._cursor[0]
         self._tail_id = segments[-1] if segments else max(self._cursor[0], 1)
-        self._tail: BinaryIO = open(self._segment_path(self._tail_id), "ab")  # noqa: SIM115
-        self._tail_size = self._tail.tell()
+        self._tail_fd = self._open_segment(self._tail_id)
+        self._tail_size = os.fstat(self._tail_fd).st_size
 
     # -- state on disk -------------------------------------------------------------------------
     def _segment_path(self, segment: int) -> Path:
         return self.directory / f"{segment:012d}{_SEGMENT_SUFFIX}"
+
+    def _open_segment(self, segment: int) -> int:
+        return os.open(self._segment_path(segment), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def _segments(self) -> list[int]:
         found = []
@@ -123,8 +139,8 @@ class DiskQueue:
         return (segments[0] if segments else 1), 0
 
     def _write_cursor(self) -> None:
-        head = struct.pack("<QQ", *self._cursor)
-        os.pwrite(self._cursor_fd, head + struct.pack("<I", zlib.crc32(head)), 0)
+        head = _CURSOR_HEAD.pack(*self._cursor)
+        os.pwrite(self._cursor_fd, head + _CRC.pack(zlib.crc32(head)), 0)
         if self._fsync:
             os.fsync(self._cursor_fd)
 
@@ -181,25 +197,45 @@ class DiskQueue:
 
     def put(self, signal: Signal, items: int, payload: bytes) -> None:
         """Append a request; it is durable against a process crash when this returns."""
-        record = (
-            _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), _SIGNAL_CODES[signal], items) + payload
-        )
+        if type(payload) is not bytes:  # kept in memory until sent: must not change under us
+            payload = bytes(payload)
+        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), _SIGNAL_CODES[signal], items)
+        size = _HEADER.size + len(payload)
         with self._cond:
             if self._closed:
                 raise OSError("the forward queue is closed")
-            if self._tail_size > 0 and self._tail_size + len(record) > self._segment_bytes:
-                self._tail.close()
-                self._tail_id += 1
-                self._tail = open(self._segment_path(self._tail_id), "ab")  # noqa: SIM115
-                self._tail_size = 0
-            self._tail.write(record)
-            self._tail.flush()
-            if self._fsync:
-                os.fsync(self._tail.fileno())
-            self._tail_size += len(record)
-            self._pending_bytes += len(record)
+            if self._tail_size > 0 and self._tail_size + size > self._segment_bytes:
+                fd = self._open_segment(self._tail_id + 1)  # an error here changes nothing
+                os.close(self._tail_fd)
+                self._tail_id, self._tail_fd, self._tail_size = self._tail_id + 1, fd, 0
+            offset = self._tail_size
+            self._append(header, payload, size)
+            self._tail_size += size
+            self._pending_bytes += size
             self._pending_requests += 1
-            self._cond.notify_all()
+            if self._recent_bytes + size <= self._memory_bytes:
+                entry = Entry(self._tail_id, offset, offset + size, signal, items, payload)
+                self._recent[(self._tail_id, offset)] = entry
+                self._recent_bytes += size
+            self._cond.notify()
+
+    def _append(self, header: bytes, payload: bytes, size: int) -> None:
+        """One ``writev`` of the record (header and payload are not joined into a copy first)."""
+        try:
+            written = os.writev(self._tail_fd, (header, payload))
+            while written < size:  # a short write (disk nearly full): the rest, or the error
+                written += os.write(self._tail_fd, (header + payload)[written:])
+            if self._fsync:
+                os.fsync(self._tail_fd)
+        except OSError:
+            # leave no torn record behind for the next one to follow; if even that fails, the
+            # reader meets the torn bytes as an unreadable record (dropped and counted)
+            try:
+                os.ftruncate(self._tail_fd, self._tail_size)
+            except OSError:
+                with suppress(OSError):
+                    self._tail_size = os.fstat(self._tail_fd).st_size
+            raise
 
     # -- reader --------------------------------------------------------------------------------
     def peek(self, timeout: float | None = None) -> Entry | None:
@@ -210,7 +246,8 @@ class DiskQueue:
             if self._pending_requests == 0 or self._closed:
                 return None
             segment, offset = self._cursor
-        while True:
+            recent = self._recent.get((segment, offset))
+        while recent is None:
             path = self._segment_path(segment)
             with open(path, "rb") as handle:
                 handle.seek(offset)
@@ -229,11 +266,15 @@ class DiskQueue:
                     return None
                 segment, offset = segment + 1, 0
                 self._cursor = (segment, 0)
+                recent = self._recent.get((segment, offset))
+        return recent
 
     def ack(self, entry: Entry) -> None:
         """Mark ``entry`` delivered (or given up): move the cursor past it and free its bytes."""
         with self._cond:
             self._cursor = (entry.segment, entry.end)
+            if self._recent.pop((entry.segment, entry.offset), None) is not None:
+                self._recent_bytes -= entry.size
             self._pending_bytes -= entry.size
             self._pending_requests -= 1
             self._write_cursor()
@@ -248,10 +289,10 @@ class DiskQueue:
         how many requests that discarded (they are counted as dropped, reason ``corrupt``)."""
         with self._cond:
             segment = self._cursor[0]
+            self._recent.clear()  # the disk decides what is left
+            self._recent_bytes = 0
             if segment >= self._tail_id:
-                self._tail.close()
-                os.truncate(self._segment_path(segment), self._cursor[1])
-                self._tail = open(self._segment_path(segment), "ab")  # noqa: SIM115
+                os.ftruncate(self._tail_fd, self._cursor[1])
                 self._tail_size = self._cursor[1]
             else:
                 self._cursor = (segment + 1, 0)
@@ -266,7 +307,8 @@ class DiskQueue:
             if self._closed:
                 return
             self._closed = True
-            self._tail.close()
+            self._recent.clear()
+            os.close(self._tail_fd)
             os.close(self._cursor_fd)
             os.close(self._lock_fd)  # releases the flock
             self._cond.notify_all()
