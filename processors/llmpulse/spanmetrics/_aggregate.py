@@ -8,14 +8,14 @@ into one ``otel_metric_overflow="true"`` series and are counted. Series idle lon
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmpulse.call import LLMCall
+from llmpulse.call import TOKEN_TYPES, LLMCall
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import _contract as c
 
@@ -33,7 +33,7 @@ class HistogramState:
     updated: float = 0.0
 
     def observe(self, bounds: Sequence[float], value: float) -> None:
-        self.counts[bisect.bisect_left(bounds, value)] += 1
+        self.counts[bisect_left(bounds, value)] += 1
         self.total += value
         self.count += 1
 
@@ -51,40 +51,67 @@ class MetricState:
     series: dict[LabelSet, Any] = field(default_factory=dict)
 
     def get(self, labels: LabelSet, now: float, on_overflow: Callable[[str], None]) -> Any:
-        state = self.series.get(labels)
+        """The series of ``labels``, created if the budget allows, else the overflow series
+        (``on_overflow`` counts each observation folded into it)."""
+        series = self.series
+        state = series.get(labels)
         if state is None:
-            if len(self.series) >= self.limit and labels != OVERFLOW:
+            if len(series) >= self.limit and labels != OVERFLOW:
                 on_overflow(self.definition.name)
-                return self.get(OVERFLOW, now, on_overflow)
-            if self.definition.kind == "histogram":
-                state = HistogramState(counts=[0] * (len(self.definition.buckets) + 1))
-            else:
-                state = CounterState()
-            self.series[labels] = state
+                labels = OVERFLOW
+                state = series.get(OVERFLOW)
+            if state is None:
+                if self.definition.kind == "histogram":
+                    state = HistogramState(counts=[0] * (len(self.definition.buckets) + 1))
+                else:
+                    state = CounterState()
+                series[labels] = state
         state.updated = now
         return state
 
 
 class _Bound:
-    """The series one call label set feeds, found once (``SpanMetrics._record_one``)."""
+    """The series one call label set feeds, found once (``SpanMetrics._record_one``): one slot
+    per series (None until first fed), an attribute read being cheaper than a dict lookup."""
 
-    __slots__ = ("base", "durations", "states")
+    __slots__ = (
+        "base",
+        "cost",
+        "durations",
+        "per_chunk",
+        "tokens_cache_read",
+        "tokens_cache_write",
+        "tokens_input",
+        "tokens_output",
+        "tokens_reasoning",
+        "ttft",
+        "unpriced",
+        "usage_input",
+        "usage_output",
+    )
 
     def __init__(self, base: LabelSet) -> None:
         self.base = base
         #: duration histograms by error class ("" on success)
         self.durations: dict[str, Any] = {}
-        #: the other series by slot (``_USAGE_SLOTS``, ``_TOKENS_SLOTS`` or the metric name)
-        self.states: dict[str, Any] = {}
+        self.usage_input: Any = None
+        self.usage_output: Any = None
+        self.tokens_input: Any = None
+        self.tokens_output: Any = None
+        self.tokens_cache_read: Any = None
+        self.tokens_cache_write: Any = None
+        self.tokens_reasoning: Any = None
+        self.ttft: Any = None
+        self.per_chunk: Any = None
+        self.cost: Any = None
+        self.unpriced: Any = None
 
 
 _DURATION, _TOKEN_USAGE, _TOKENS = c.DURATION.name, c.TOKEN_USAGE.name, c.TOKENS.name
 _TTFT, _PER_CHUNK, _COST, _UNPRICED = c.TTFT.name, c.TIME_PER_CHUNK.name, c.COST.name, c.UNPRICED.name
 _DURATION_BUCKETS, _TOKEN_USAGE_BUCKETS = c.DURATION.buckets, c.TOKEN_USAGE.buckets
 _TTFT_BUCKETS, _PER_CHUNK_BUCKETS = c.TTFT.buckets, c.TIME_PER_CHUNK.buckets
-_USAGE_SLOTS = {t: f"{_TOKEN_USAGE}/{t}" for t in ("input", "output")}
-_TOKENS_SLOTS = {t: f"{_TOKENS}/{t}" for t in ("input", "output", "cache_read", "cache_write", "reasoning")}
-_TOKEN_LABELS: dict[str, LabelSet] = {t: (("gen_ai_token_type", t),) for t in _TOKENS_SLOTS}
+_INPUT, _OUTPUT, _CACHE_READ, _CACHE_WRITE, _REASONING = ((("gen_ai_token_type", t),) for t in TOKEN_TYPES)
 
 
 def _error(error_class: str) -> LabelSet:
@@ -131,11 +158,19 @@ class SpanMetrics:
         #: a series is removed or replaced, so a remembered series is always the live one.
         self._bound: dict[tuple[Any, ...], _Bound] = {}
         self._bound_limit = max(4 * cardinality_limit, 1024)
+        #: ``llmpulse_cardinality_overflow_total``'s child per metric, made at its first overflow
+        self._overflow_counters: dict[str, Any] = {}
         #: listeners get the calls of each batch before it is applied (the state journal)
         self.journal: Callable[[Sequence[LLMCall]], None] | None = None
 
     def _overflow(self, metric: str) -> None:
-        self._self.cardinality_overflow.labels(metric=c.exposed_name(self._metrics[metric].definition)).inc()
+        # over budget this runs for every observation: the counter's child is looked up once
+        counter = self._overflow_counters.get(metric)
+        if counter is None:
+            counter = self._overflow_counters[metric] = self._self.cardinality_overflow.labels(
+                metric=c.exposed_name(self._metrics[metric].definition)
+            )
+        counter.inc()
 
     def record(self, calls: Sequence[LLMCall], *, journal: bool = True) -> None:
         if not calls:
@@ -150,84 +185,118 @@ class SpanMetrics:
                 self._record_one(call, now)
 
     def _record_one(self, call: LLMCall, now: float) -> None:
+        """One call into its series. Unrolled (no per-call tuples of token types, no
+        ``observe`` calls): this runs once per counted call under the lock."""
         dims = call.dimensions
         key: tuple[Any, ...] = (
-            call.operation,
-            call.provider,
-            call.request_model,
-            call.response_model,
-            call.service_name,
+            (call.operation, call.provider, call.request_model, call.response_model, call.service_name)
+            if not dims
+            else (
+                call.operation,
+                call.provider,
+                call.request_model,
+                call.response_model,
+                call.service_name,
+                *dims.items(),
+            )
         )
-        if dims:
-            key += tuple(dims.items())
         bound = self._bound.get(key)
         if bound is None:
             if len(self._bound) >= self._bound_limit:
                 self._bound.clear()
             bound = self._bound[key] = _Bound(base_labels(call))
-        base = bound.base
-        states = bound.states
         get = self._get
 
-        if call.duration_s is not None:
+        duration = call.duration_s
+        if duration is not None:
             error_class = call.error_class or ""
-            by_class = bound.durations
-            state = by_class.get(error_class) or get(
-                by_class, error_class, _DURATION, base, _error(error_class), now
-            )
+            state = bound.durations.get(error_class) or self._duration(bound, error_class, now)
             state.updated = now
-            state.observe(_DURATION_BUCKETS, call.duration_s)
+            state.counts[bisect_left(_DURATION_BUCKETS, duration)] += 1
+            state.total += duration
+            state.count += 1
 
-        for token_type, amount in (
-            ("input", call.input_tokens),
-            ("output", call.output_tokens),
-            ("cache_read", call.cache_read_tokens),
-            ("cache_write", call.cache_write_tokens),
-            ("reasoning", call.reasoning_tokens),
-        ):
-            if amount is None:
-                continue
-            if token_type in ("input", "output"):
-                slot = _USAGE_SLOTS[token_type]
-                state = states.get(slot) or get(
-                    states, slot, _TOKEN_USAGE, base, _TOKEN_LABELS[token_type], now
-                )
-                state.updated = now
-                state.observe(_TOKEN_USAGE_BUCKETS, float(amount))
-            slot = _TOKENS_SLOTS[token_type]
-            state = states.get(slot) or get(states, slot, _TOKENS, base, _TOKEN_LABELS[token_type], now)
+        input_tokens = call.input_tokens
+        output_tokens = call.output_tokens
+        if input_tokens is not None:
+            state = bound.usage_input or get(bound, "usage_input", _TOKEN_USAGE, _INPUT, now)
+            state.updated = now
+            value = float(input_tokens)
+            state.counts[bisect_left(_TOKEN_USAGE_BUCKETS, value)] += 1
+            state.total += value
+            state.count += 1
+            state = bound.tokens_input or get(bound, "tokens_input", _TOKENS, _INPUT, now)
+            state.updated = now
+            state.value += input_tokens
+        if output_tokens is not None:
+            state = bound.usage_output or get(bound, "usage_output", _TOKEN_USAGE, _OUTPUT, now)
+            state.updated = now
+            value = float(output_tokens)
+            state.counts[bisect_left(_TOKEN_USAGE_BUCKETS, value)] += 1
+            state.total += value
+            state.count += 1
+            state = bound.tokens_output or get(bound, "tokens_output", _TOKENS, _OUTPUT, now)
+            state.updated = now
+            state.value += output_tokens
+        amount = call.cache_read_tokens
+        if amount is not None:
+            state = bound.tokens_cache_read or get(bound, "tokens_cache_read", _TOKENS, _CACHE_READ, now)
+            state.updated = now
+            state.value += amount
+        amount = call.cache_write_tokens
+        if amount is not None:
+            state = bound.tokens_cache_write or get(bound, "tokens_cache_write", _TOKENS, _CACHE_WRITE, now)
+            state.updated = now
+            state.value += amount
+        amount = call.reasoning_tokens
+        if amount is not None:
+            state = bound.tokens_reasoning or get(bound, "tokens_reasoning", _TOKENS, _REASONING, now)
             state.updated = now
             state.value += amount
 
-        if call.streaming and call.ttft_s is not None:
-            state = states.get(_TTFT) or get(states, _TTFT, _TTFT, base, (), now)
+        ttft = call.ttft_s
+        if call.streaming and ttft is not None:
+            state = bound.ttft or get(bound, "ttft", _TTFT, (), now)
             state.updated = now
-            state.observe(_TTFT_BUCKETS, call.ttft_s)
-            if call.duration_s is not None and call.output_tokens is not None and call.output_tokens > 1:
-                per_chunk = max(call.duration_s - call.ttft_s, 0.0) / (call.output_tokens - 1)
-                state = states.get(_PER_CHUNK) or get(states, _PER_CHUNK, _PER_CHUNK, base, (), now)
+            state.counts[bisect_left(_TTFT_BUCKETS, ttft)] += 1
+            state.total += ttft
+            state.count += 1
+            if duration is not None and output_tokens is not None and output_tokens > 1:
+                per_chunk = max(duration - ttft, 0.0) / (output_tokens - 1)
+                state = bound.per_chunk or get(bound, "per_chunk", _PER_CHUNK, (), now)
                 state.updated = now
-                state.observe(_PER_CHUNK_BUCKETS, per_chunk)
+                state.counts[bisect_left(_PER_CHUNK_BUCKETS, per_chunk)] += 1
+                state.total += per_chunk
+                state.count += 1
 
-        if call.cost_usd is not None:
-            state = states.get(_COST) or get(states, _COST, _COST, base, (), now)
+        cost = call.cost_usd
+        if cost is not None:
+            state = bound.cost or get(bound, "cost", _COST, (), now)
             state.updated = now
-            state.value += call.cost_usd
-        elif call.input_tokens is not None or call.output_tokens is not None:
-            state = states.get(_UNPRICED) or get(states, _UNPRICED, _UNPRICED, base, (), now)
+            state.value += cost
+        elif input_tokens is not None or output_tokens is not None:
+            state = bound.unpriced or get(bound, "unpriced", _UNPRICED, (), now)
             state.updated = now
             state.value += 1
 
-    def _get(
-        self, states: dict[str, Any], slot: str, metric: str, base: LabelSet, extra: LabelSet, now: float
-    ) -> Any:
-        """The series of ``metric`` for ``base + extra``, remembered in ``states`` when it is the
-        series itself (an overflow stand-in is looked up again each time: each use is counted)."""
+    def _get(self, bound: _Bound, slot: str, metric: str, extra: LabelSet, now: float) -> Any:
+        """The series of ``metric`` for ``bound.base + extra``, remembered in ``bound``'s ``slot``
+        when it is the series itself (an overflow stand-in is looked up again each time: each
+        use is counted)."""
         state = self._metrics[metric]
-        labels = base + extra
+        labels = bound.base + extra
         found = state.get(labels, now, self._overflow)
         if state.series.get(labels) is found:
-            states[slot] = found
+            setattr(bound, slot, found)
+        return found
+
+    def _duration(self, bound: _Bound, error_class: str, now: float) -> Any:
+        """``_get`` for the duration histogram of an error class (``""``: success)."""
+        state = self._metrics[_DURATION]
+        labels = bound.base + _error(error_class)
+        found = state.get(labels, now, self._overflow)
+        if state.series.get(labels) is found:
+            bound.durations[error_class] = found
         return found
 
     def series_count(self) -> int:
