@@ -70,6 +70,10 @@ def _self_samples(registry: Any, prefix: str) -> list[str]:
     )
 
 
+def _hex(span_id: bytes | None) -> str | None:
+    return span_id.hex() if span_id is not None else None
+
+
 def _requests(batches: int, requests: int) -> list[bytes]:
     from benchmarks.loadgen import build_load
 
@@ -97,7 +101,7 @@ def _pipeline_dump(batches: int, requests: int) -> dict[str, Any]:
         def resolve(self, candidates: Any, parents_of: Any) -> None:
             super().resolve(candidates, parents_of)
             decisions.extend(
-                f"{c.trace_id.hex()}/{c.span_id.hex()} {c.duplicate_of!r} {c.duplicate_reason} {c.call!r}"
+                f"{c.trace_id.hex()}/{c.span_id.hex()} {_hex(c.duplicate_of)} {c.duplicate_reason} {c.call!r}"
                 for c in candidates
             )
 
@@ -191,7 +195,7 @@ def _dedup_dump(seed: int, max_entries: int, window_s: float) -> list[str]:
 
         dedup.resolve(candidates, parents_of)
         out.extend(
-            f"{c.trace_id.hex()}/{c.span_id.hex()} {c.duplicate_of!r} {c.duplicate_reason} {c.call!r}"
+            f"{c.trace_id.hex()}/{c.span_id.hex()} {_hex(c.duplicate_of)} {c.duplicate_reason} {c.call!r}"
             for c in candidates
         )
     return out
