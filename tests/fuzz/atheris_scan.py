@@ -1,5 +1,6 @@
 """Coverage-guided fuzzing (atheris) of the span scanner: the C module ``llmpulse.otlp._scan``
-against its Python twin on libFuzzer's mutations of real trace requests.
+against its Python twin on libFuzzer's mutations of real trace requests. Each input is also read
+as a span and rewritten with ``edit_attributes`` (edits derived from its bytes).
 
 A script, not a pytest module. The twin is instrumented (gcc builds of the C module are not), so
 libFuzzer keeps inputs that reach new branches of the shared wire walk; each input goes through
@@ -59,20 +60,54 @@ def outcome(fn: Any, body: Any, traces: set[bytes]) -> tuple[Any, ...]:
     return result, list(key_flags.items()), calls
 
 
+#: keys an edit may name: common ones, so that edits by key and copies hit attributes
+_EDIT_KEYS = ("gen_ai.request.model", "llm.model_name", "http.method", "k", "")
+
+
+def edits_from(data: bytes) -> tuple[dict[Any, Any], list[Any]]:
+    """Edits of a span, derived from the input's first bytes: positions (dropped or replaced),
+    keys (upserted or dropped), appends and copies of values."""
+    head = data[:8].ljust(8, b"\0")
+    values: tuple[Any, ...] = ("v", 7, -1, 2.5, True, b"\x00", ["a", 1], {"m": [None]}, None)
+    edits: dict[Any, Any] = {head[0] % 8: values[head[1] % len(values)], head[2] % 5 - 1: None}
+    edits[_EDIT_KEYS[head[3] % len(_EDIT_KEYS)]] = values[head[4] % len(values)]
+    appends: list[Any] = [("llmpulse.counted", True)]
+    if head[5] % 2:
+        appends.append(("llmpulse.original.x", None, _EDIT_KEYS[head[6] % len(_EDIT_KEYS)]))
+    return edits, appends
+
+
+def edit_outcome(fn: Any, body: Any, edits: dict[Any, Any], appends: list[Any]) -> Any:
+    try:
+        return fn.edit_attributes(body, dict(edits), list(appends))
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+
+
+def exactly_sized(data: bytes, use: Any) -> Any:
+    """``use`` of the input from a block of exactly its size, not a bytes object's padded block:
+    an over-read hits an AddressSanitizer redzone."""
+    if not data:
+        return use(data)
+    block = _libc.malloc(len(data))
+    ctypes.memmove(block, data, len(data))
+    try:
+        return use((ctypes.c_char * len(data)).from_address(block))
+    finally:
+        _libc.free(block)
+
+
 def one_input(data: bytes) -> None:
     traces = {data[i : i + 16] for i in range(0, min(len(data), 256), 8)}
     expected = outcome(_scan_py, data, traces)
-    if not data:
-        got = outcome(native, data, traces)
-    else:  # exactly its size, not a bytes object's padded block: an over-read hits a redzone
-        block = _libc.malloc(len(data))
-        ctypes.memmove(block, data, len(data))
-        try:
-            got = outcome(native, (ctypes.c_char * len(data)).from_address(block), traces)
-        finally:
-            _libc.free(block)
+    got = exactly_sized(data, lambda body: outcome(native, body, traces))
     if got != expected:
         raise AssertionError(f"C and Python scanners differ:\n  C:      {got}\n  Python: {expected}")
+    edits, appends = edits_from(data)
+    expected = edit_outcome(_scan_py, data, edits, appends)
+    got = exactly_sized(data, lambda body: edit_outcome(native, body, edits, appends))
+    if got != expected:
+        raise AssertionError(f"C and Python edit_attributes differ:\n  C:      {got}\n  Python: {expected}")
 
 
 def seed_corpus(directory: Path) -> None:
@@ -81,6 +116,9 @@ def seed_corpus(directory: Path) -> None:
 
     bodies = [path.read_bytes() for path in sorted(FIXTURES.glob("*/*.traces.pb"))]
     bodies += [b.body for b in build_load(batches=2, spans_per_batch=16, seed=9)]
+    for body in bodies[-2:]:  # and LLM spans alone, for edit_attributes
+        hits, _ = native.locate_spans(body, {}, classify)
+        bodies += [body[start:stop] for *_, start, stop in hits[:8]]
     for n, body in enumerate(bodies):
         (directory / f"seed-{n:03d}").write_bytes(body)
 
