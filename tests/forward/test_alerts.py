@@ -11,9 +11,11 @@ import pytest
 import yaml
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from llmpulse.forward import EVENT_NAME, AlertMarker
 from llmpulse.otlp import attrs_to_dict, set_attributes
+from llmpulse.otlp.scan import read_attributes
 from tests.support.promstack import Alertmanager, http_post, wait_until
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "collector-config"
@@ -145,8 +147,46 @@ def test_encode_marked_leaves_the_request_as_it_was_even_when_marking_fails() ->
             raise RuntimeError("boom")
         return original(*args)
 
-    marker.event_attributes = second_fails  # type: ignore[method-assign]
+    marker.event_attributes = second_fails  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError, match="boom"):
         marker.encode_marked(request, before)
     assert calls == 2
     assert request.SerializeToString() == before  # the first span's event came off again
+
+
+def field(number: int, data: bytes) -> bytes:
+    """A length-delimited protobuf field, written by hand (to send what upb would not write)."""
+    size, head = len(data), bytearray([number << 3 | 2])
+    while size >= 0x80:
+        head.append(size & 0x7F | 0x80)
+        size >>= 7
+    head.append(size)
+    return bytes(head) + data
+
+
+def test_a_span_the_c_attribute_reader_refuses_is_still_marked() -> None:
+    """A client may send a field twice (valid protobuf: the values merge); the C attribute reader
+    refuses that, so such a span's attributes are read through upb instead."""
+    request = traces({k: v for k, v in CONTENT_FILTER.items() if k != "llmpulse.counted"})
+    resource = request.resource_spans[0].resource
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    counted = field(1, b"llmpulse.counted") + field(2, AnyValue(string_value="no").SerializeToString())
+    counted += field(2, AnyValue(bool_value=True).SerializeToString())  # merged: true
+    span_bytes = span.SerializeToString() + field(9, counted)
+    payload = field(1, field(1, resource.SerializeToString()) + field(2, field(2, span_bytes)))
+    with pytest.raises(ValueError):
+        read_attributes(span_bytes, {}, lambda key: 0)
+    received = ExportTraceServiceRequest.FromString(payload)
+    assert attrs_to_dict(received.resource_spans[0].scope_spans[0].spans[0].attributes)["llmpulse.counted"]
+
+    marked = ExportTraceServiceRequest.FromString(
+        AlertMarker(["content_filter"], "critical").encode_marked(received, payload)
+    )
+    (event,) = marked.resource_spans[0].scope_spans[0].spans[0].events
+    assert event.name == EVENT_NAME
+    values = attrs_to_dict(event.attributes)
+    assert (values["alert_class"], values["call_id"], values["service_name"]) == (
+        "content_filter",
+        (bytes([1]) * 8).hex(),
+        "checkout",
+    )

@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse import __version__
 from llmpulse.otlp import attrs_to_dict, set_attributes
-from llmpulse.otlp.scan import locate_spans, splice
+from llmpulse.otlp.scan import locate_spans, read_attributes, splice
 
 EVENT_NAME = "llmpulse.alert"
 SCOPE_NAME = "llmpulse.forward.alerts"
@@ -80,6 +80,13 @@ class AlertMarker:
         self._clock = clock
         self._random = random_bytes
         self._key_flags: dict[bytes, int] = {}
+        self._attr_flags: dict[str, int] = {}
+
+    def _no_flags(self, key: str) -> int:
+        """``read_attributes``' classifier: no key is special here; remembered, so it is asked
+        once per key."""
+        self._attr_flags[key] = 0
+        return 0
 
     def event_attributes(
         self, error_class: str, call: Mapping[str, Any], resource: Mapping[str, Any]
@@ -115,22 +122,38 @@ class AlertMarker:
     # -- traces ------------------------------------------------------------------------------
     def _alerting(
         self, request: ExportTraceServiceRequest, payload: bytes
-    ) -> list[tuple[int, int, int, Span, str, bytes]]:
-        """(i, j, k, span, class, the span's bytes in ``payload``) of every span to mark: the
-        scanner finds the few spans that carry an error class, so the others are never read in
-        Python. Spans are read from ``payload``: the pipeline rewrites LLM spans in their
-        encoding, so the decoded ``request`` may not carry the error class written back."""
+    ) -> list[tuple[int, int, int, Span, str, dict[str, Any], bytes]]:
+        """(i, j, k, span, class, its attributes, the span's bytes in ``payload``) of every span
+        to mark: the scanner finds the few spans that carry an error class, so the others are
+        never read in Python, and their attributes are read from their bytes in C; only a span
+        that alerts is decoded. Spans are read from ``payload``: the pipeline rewrites LLM spans
+        in their encoding, so the decoded ``request`` may not carry the error class written back."""
         if not self.classes:
             return []
         if len(self._key_flags) > 20_000:
             self._key_flags.clear()
+        if len(self._attr_flags) > 20_000:
+            self._attr_flags.clear()
         flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
-        found: list[tuple[int, int, int, Span, str, bytes]] = []
+        found: list[tuple[int, int, int, Span, str, dict[str, Any], bytes]] = []
         for i, j, k, _flags, start, stop in flagged:
-            span = Span.FromString(payload[start:stop])
-            error_class = _alert_class(span.attributes, self.classes)
-            if error_class is not None and not any(e.name == EVENT_NAME for e in span.events):
-                found.append((i, j, k, span, error_class, payload[start:stop]))
+            encoded = payload[start:stop]
+            span: Span | None = None
+            try:
+                attributes, _ = read_attributes(encoded, self._attr_flags, self._no_flags)
+            except ValueError:  # valid, but an encoding the C reader refuses (upb never writes it)
+                span = Span.FromString(encoded)
+                attributes = attrs_to_dict(span.attributes)
+            error_class = attributes.get("llmpulse.error.class")
+            if (
+                attributes.get("llmpulse.counted") is True
+                and isinstance(error_class, str)
+                and error_class in self.classes
+            ):
+                if span is None:
+                    span = Span.FromString(encoded)
+                if not any(e.name == EVENT_NAME for e in span.events):
+                    found.append((i, j, k, span, error_class, attributes, encoded))
         return found
 
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
@@ -149,12 +172,12 @@ class AlertMarker:
             return payload
         resources: dict[int, dict[str, Any]] = {}
         edits: list[tuple[int, int, int, bytes | None]] = []
-        for i, j, k, span, error_class, encoded in found:
+        for i, j, k, span, error_class, attributes, encoded in found:
             if i not in resources:
                 resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
             event = self.alert_event(
                 error_class,
-                attrs_to_dict(span.attributes),
+                attributes,
                 resources[i],
                 span.span_id,
                 span.end_time_unix_nano or int(self._clock() * 1e9),
