@@ -243,3 +243,18 @@ def test_find_any(impl: ModuleType) -> None:
 def test_find_any_is_in(data: bytes, needles: list[bytes]) -> None:
     for impl in IMPLS:
         assert impl.find_any(data, tuple(needles)) == any(n in data for n in needles)
+
+
+#: few distinct bytes, so that needles occur, nearly occur and overlap (C anchors short needles
+#: on one byte and compares around it; long ones go to memmem)
+_TEXTY = st.binary(max_size=40).map(lambda b: bytes(b"sk-Bear r.a0"[x % 12] for x in b))
+
+
+@settings(DIFFERENTIAL, max_examples=3_000)
+@given(data=_TEXTY, needles=st.lists(st.one_of(_TEXTY.map(lambda b: b[:9]), _TEXTY), max_size=3))
+def test_find_any_is_in_for_text_with_near_misses(data: bytes, needles: list[bytes]) -> None:
+    expected = any(n in data for n in needles)
+    for impl in IMPLS:
+        assert impl.find_any(data, tuple(needles)) == expected
+    if data:  # and at the very end of an exactly-sized buffer
+        assert IMPLS[-1].find_any(memoryview(data)[1:], tuple(needles)) == any(n in data[1:] for n in needles)

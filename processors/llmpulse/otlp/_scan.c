@@ -1658,13 +1658,41 @@ done:
 
 /* ---- find_any: is one of a few byte strings in a buffer ---------------------------------------
  * Redaction asks of every LLM span whether it might hold a credential ("Bearer", "sk-") or the
- * redacted flag already; bytes.__contains__ took ~5 us on a 3 KB span, memmem a tenth of that. */
+ * redacted flag already; bytes.__contains__ took ~5 us on a 3 KB span. */
 
 static const uint8_t *
 find_bytes(const uint8_t *hay, Py_ssize_t hay_len, const uint8_t *needle, Py_ssize_t needle_len)
 {
     if (needle_len == 0) {
         return hay;
+    }
+    if (needle_len > hay_len) {
+        return NULL;
+    }
+    if (needle_len <= 8) {
+        /* glibc's memmem walks a 3 KB span at ~2 GB/s for a short needle ("sk-": 1.2 us); memchr
+         * runs at memory speed. Anchor on the needle's first byte that is not a lowercase letter,
+         * digit or space (rarer in text: "B" of "Bearer", "-" of "sk-") and compare around it. */
+        Py_ssize_t anchor = 0;
+        for (Py_ssize_t x = 0; x < needle_len; x++) {
+            uint8_t c = needle[x];
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ')) {
+                anchor = x;
+                break;
+            }
+        }
+        const uint8_t *p = hay + anchor, *last = hay + (hay_len - needle_len) + anchor;
+        while (p <= last) {
+            p = memchr(p, needle[anchor], (size_t)(last - p + 1));
+            if (p == NULL) {
+                return NULL;
+            }
+            if (memcmp(p - anchor, needle, (size_t)needle_len) == 0) {
+                return p - anchor;
+            }
+            p++;
+        }
+        return NULL;
     }
 #if defined(__GLIBC__) || defined(__APPLE__) || defined(__FreeBSD__)
     return memmem(hay, (size_t)hay_len, needle, (size_t)needle_len);
