@@ -8,7 +8,12 @@ requests to the exporters. Data flows one way:
 Ordinary spans stop at the scan: it reads the encoded request in C, so they are forwarded as
 they came without ever becoming Python objects. With the C module, the exporters get the received
 bytes with only the spans and resources the stages touched re-encoded and spliced in
-(``llmpulse.otlp.scan.splice``), never a re-encoding of the whole request.
+(``llmpulse.otlp.scan.splice``), never a re-encoding of the whole request. An LLM span is not even
+re-encoded: write-back and redaction plan their changes and ``edit_attributes`` rewrites just
+those attributes in the span's bytes (``_Rewrite``), so the decoded request does not show them
+and the encoding handed to the exporters is the one to send. The few spans redaction must read
+through upb (truncation, a credential inside a value, events to redact) are changed there and
+encoded again.
 
 Receivers call ``Pipeline.consume``; it never raises for bad records (they are counted and
 reported in ``partial_success``), only ``Backpressure`` when an exporter's queue is full, which
