@@ -1,6 +1,7 @@
 """``Pipeline.consume`` alone, in this process: decode + pipeline, no gRPC, no asyncio.
 
-Separates the pipeline's cost from the server's (``run_throughput.py`` measures both). Each
+Separates the pipeline's cost from the server's (``run_throughput.py`` measures both). The
+garbage collector is tuned as the server tunes it (``tune_collector``). Each
 measured pass is ``--requests`` stamped batches from ``benchmarks.loadgen``; the result is the
 best and the median of ``--passes`` passes in CPU seconds (the machine is shared, so the best pass
 is the least disturbed one). To compare two builds, point ``PYTHONPATH`` at a checkout's
@@ -23,6 +24,7 @@ from benchmarks.loadgen import build_load, describe
 from llmpulse.config import validate
 from llmpulse.otlp import decode_protobuf
 from llmpulse.pipeline import Pipeline
+from llmpulse.receiver._admission import tune_collector
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -55,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"llmpulse from {llmpulse.__file__}")
     print(f"load: {describe(load)}")
     run(len(load))  # warm caches (key flags, scope dialects, price lookups)
+    tune_collector()  # the collector as ``llmpulse serve`` sets it up after start-up
     rates = []
     for _ in range(args.passes):
         start = time.process_time()
