@@ -3,8 +3,9 @@
 ``OTLPSink`` is a gRPC server in the test process that implements the three OTLP Export RPCs and
 keeps every request it accepted; ``fail`` makes it answer with a chosen gRPC status (with or
 without ``RetryInfo``) or a ``partial_success``, so the sender's handling of each OTLP outcome is
-exercised over the wire. ``Rotel`` runs the real ``rotel-agent`` (PyPI ``rotel``) as the collector
-beside llmpulse, one exporter endpoint per signal.
+exercised over the wire; ``delay_s`` makes each call that slow (a slow collector) and
+``max_in_flight`` is the most calls it had at once. ``Rotel`` runs the real ``rotel-agent`` (PyPI
+``rotel``) as the collector beside llmpulse, one exporter endpoint per signal.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class OTLPSink:
         self.requests: list[tuple[str, Any]] = []
         self.attempts = 0
         self.fail: Callable[[str], Failure | None] | None = None
+        #: each call sleeps this long before answering
+        self.delay_s = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
 
@@ -107,6 +112,17 @@ class OTLPSink:
         def export(body: bytes, context: grpc.ServicerContext) -> bytes:
             with self._lock:
                 self.attempts += 1
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+                return answer(body, context)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
+
+        def answer(body: bytes, context: grpc.ServicerContext) -> bytes:
             failure = self.fail(signal) if self.fail is not None else None
             if failure is not None and failure.code is not None:
                 trailers: tuple[tuple[str, bytes], ...] = ()

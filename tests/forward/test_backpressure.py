@@ -44,7 +44,8 @@ def test_full_queue_pushes_back_and_loses_nothing_accepted(tmp_path: Path, sink:
         tmp_path / "data",
         forward={
             "targets": [{"endpoint": sink.endpoint, "name": "collector", "timeout_s": 2}],
-            "queue": {"capacity_bytes": 64 * 1024, "retry_after_s": 2.5},
+            # one sender: the records arrive in the order they were accepted (asserted below)
+            "queue": {"capacity_bytes": 64 * 1024, "retry_after_s": 2.5, "consumers": 1},
             "retry": {"initial_interval_s": 0.05, "max_interval_s": 0.2},
         },
     )

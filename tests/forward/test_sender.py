@@ -42,11 +42,12 @@ class Running:
 def make_target(tmp_path: Path) -> Iterator[Any]:
     started: list[Target] = []
 
-    def make(sink: OTLPSink, **retry: Any) -> Running:
+    def make(sink: OTLPSink, consumers: int = 1, **retry: Any) -> Running:
+        """One sender (requests in order) unless ``consumers`` says otherwise."""
         registry = CollectorRegistry()
         target = Target(
             ForwardTargetConfig(endpoint=sink.endpoint, name="sink", timeout_s=5),
-            ForwardQueueConfig(),
+            ForwardQueueConfig(consumers=consumers),
             ForwardRetryConfig(**{"initial_interval_s": 0.05, "max_interval_s": 0.2, **retry}),
             tmp_path,
             SelfMetrics(registry),

@@ -399,6 +399,10 @@ class ForwardQueueConfig(_Strict):
     fsync: bool = False
     #: the retry delay suggested to clients while the queue is full, in seconds
     retry_after_s: float = Field(default=5.0, gt=0, le=300)
+    #: requests in flight per target at once (sender threads), as the Collector's
+    #: ``sending_queue.num_consumers``: a slow collector is not a cap on throughput; 1 = strict
+    #: order, one request at a time, as before
+    consumers: int = Field(default=4, ge=1, le=64)
 
 
 class ForwardRetryConfig(_Strict):

@@ -2,7 +2,7 @@
 target, retry with backoff, at-least-once delivery and back-pressure instead of drops.
 
     ForwardExporter (pipeline Exporter: admit → Backpressure, export → every target's queue)
-      └─ Target (one per forward.targets entry; its sender thread)
+      └─ Target (one per forward.targets entry; forward.queue.consumers sender threads)
            ├─ DiskQueue  (<data_dir>/forward/<target>/: segments + cursor)
            └─ GrpcPush   (one Export call; OTLP retryable/permanent split, RetryInfo)
     AlertMarker (llmpulse.alert events for the collector's alertmanager exporter)
@@ -11,7 +11,7 @@ target, retry with backoff, at-least-once delivery and back-pressure instead of 
 from llmpulse.forward._alerts import EVENT_NAME, AlertMarker
 from llmpulse.forward._exporter import ForwardExporter, count_items
 from llmpulse.forward._push import GrpcPush, PushResult, classify
-from llmpulse.forward._queue import DiskQueue, Entry, QueueInUse
+from llmpulse.forward._queue import DiskQueue, Entry, QueueInUse, UnreadableRecord
 from llmpulse.forward._target import Push, Target, backoff_s, queue_dir
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "PushResult",
     "QueueInUse",
     "Target",
+    "UnreadableRecord",
     "backoff_s",
     "classify",
     "count_items",

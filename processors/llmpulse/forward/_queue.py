@@ -10,6 +10,14 @@ delivery is at-least-once. The cursor is one 20-byte in-place write with a CRC (
 acknowledgement costs milliseconds on some filesystems); a cursor found torn is ignored and the
 queue re-sends from its oldest segment: duplicates, never loss.
 
+Several senders may take records at once (``take``: a read-ahead cursor hands each record to one
+of them) and acknowledge them in any order. The durable cursor moves only over the contiguous
+run of acknowledged records from the oldest one, and segments are deleted only behind it, so a
+restart re-sends everything after it: a record acknowledged ahead of an older one still in flight
+is sent twice if the process dies before the older one is acknowledged. ``size_bytes`` counts
+every byte after the durable cursor (what a restart would re-send and what the disk holds),
+``requests`` the records not acknowledged yet.
+
 The disk is the record of what is pending. The queue also keeps the newest records it wrote in
 memory (up to ``memory_bytes``: the ``bytes`` objects it was given, not copies), so a sender that
 keeps up sends them without reading back and re-checking what it has just written; a record that
@@ -20,7 +28,7 @@ request was therefore never acknowledged to its client) is cut off and counted.
 
 >>> queue = DiskQueue(tmp_path / "q", capacity_bytes=1 << 20)
 >>> queue.put("traces", 3, payload)
->>> entry = queue.peek(timeout=1.0)
+>>> entry = queue.take(timeout=1.0)
 >>> queue.ack(entry)
 """
 
@@ -30,7 +38,9 @@ import fcntl
 import os
 import struct
 import threading
+import time
 import zlib
+from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +61,14 @@ class QueueInUse(RuntimeError):
     """Another process holds the queue directory (two processes must never share one queue)."""
 
 
+class UnreadableRecord(OSError):
+    """A damaged record (or segment) where ``take`` was to read next; see ``skip_unreadable``."""
+
+    def __init__(self, message: str, position: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.position = position
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One queued request, as the sender sees it."""
@@ -68,7 +86,7 @@ class Entry:
 
 
 class DiskQueue:
-    """Append by one writer, read and acknowledged in order by one reader (thread-safe)."""
+    """Append by one writer; taken by several readers, acknowledged in any order (thread-safe)."""
 
     def __init__(
         self,
@@ -102,6 +120,15 @@ class DiskQueue:
                 "its own --data-dir"
             ) from None
         self._cursor = self._read_cursor()
+        #: read-ahead cursor: the next record ``take`` hands out (the durable one is ``_cursor``)
+        self._read = self._cursor
+        self._read_lock = threading.Lock()
+        #: records taken and not yet behind the durable cursor, in queue order:
+        #: (segment, offset, cursor segment after it, cursor offset after it, bytes)
+        self._taken: deque[tuple[int, int, int, int, int]] = deque()
+        #: positions in ``_taken`` already acknowledged (out of order, ahead of an older one)
+        self._acked: set[tuple[int, int]] = set()
+        self._in_flight = 0
         self._cursor_fd = os.open(directory / "cursor", os.O_RDWR | os.O_CREAT, 0o644)
         self._pending_bytes = 0
         self._pending_requests = 0
@@ -146,12 +173,18 @@ class DiskQueue:
 
     def _recover(self) -> None:
         """Count what is pending after the cursor; cut a torn tail off the last segment."""
-        segments = [s for s in self._segments() if s >= self._cursor[0]]
         for stale in (s for s in self._segments() if s < self._cursor[0]):
             self._segment_path(stale).unlink(missing_ok=True)
+        self._pending_requests, self._pending_bytes = self._scan(self._cursor, cut=True)
+
+    def _scan(self, start: tuple[int, int], *, cut: bool = False) -> tuple[int, int]:
+        """Requests and bytes of the intact records from ``start`` on. An unreadable record ends
+        its segment (counted in ``corrupt_records`` when ``cut``, and cut off the last segment)."""
+        requests = nbytes = 0
+        segments = [s for s in self._segments() if s >= start[0]]
         for index, segment in enumerate(segments):
             path = self._segment_path(segment)
-            offset = self._cursor[1] if segment == self._cursor[0] else 0
+            offset = start[1] if segment == start[0] else 0
             with open(path, "rb") as handle:
                 handle.seek(offset)
                 while True:
@@ -160,13 +193,15 @@ class DiskQueue:
                         break
                     size = self._check(handle, header)
                     if size is None:
-                        self.corrupt_records += 1
-                        if index == len(segments) - 1:
-                            os.truncate(path, offset)
+                        if cut:
+                            self.corrupt_records += 1
+                            if index == len(segments) - 1:
+                                os.truncate(path, offset)
                         break
-                    self._pending_bytes += size
-                    self._pending_requests += 1
+                    nbytes += size
+                    requests += 1
                     offset += size
+        return requests, nbytes
 
     @staticmethod
     def _check(handle: BinaryIO, header: bytes) -> int | None:
@@ -237,69 +272,135 @@ class DiskQueue:
                     self._tail_size = os.fstat(self._tail_fd).st_size
             raise
 
-    # -- reader --------------------------------------------------------------------------------
-    def peek(self, timeout: float | None = None) -> Entry | None:
-        """The oldest undelivered request (the same one until ``ack``), or ``None`` after ``timeout``."""
-        with self._cond:
-            if self._pending_requests == 0 and not self._closed:
-                self._cond.wait(timeout)
-            if self._pending_requests == 0 or self._closed:
-                return None
-            segment, offset = self._cursor
-            recent = self._recent.get((segment, offset))
-        while recent is None:
+    # -- readers -------------------------------------------------------------------------------
+    def take(self, timeout: float | None = None) -> Entry | None:
+        """The oldest request not yet handed out (each one to one caller), or ``None`` after
+        ``timeout``. Several senders may take at once; each acknowledges its own entry, in any order."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._read_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
+            return None
+        try:  # one reader at a time moves the read-ahead cursor; the writer is not held up
+            with self._cond:
+                while self._pending_requests - self._in_flight == 0 and not self._closed:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    self._cond.wait(left)
+                if self._pending_requests - self._in_flight == 0 or self._closed:
+                    return None
+                segment, offset = self._read
+                entry = self._recent.get((segment, offset))
+            if entry is None:
+                entry, segment = self._read_disk(segment, offset)
+            with self._cond:
+                if entry is None or self._closed:
+                    return None
+                self._read = (entry.segment, entry.end)
+                self._in_flight += 1
+                self._taken.append((entry.segment, entry.offset, entry.segment, entry.end, entry.size))
+                return entry
+        finally:
+            self._read_lock.release()
+
+    def _read_disk(self, segment: int, offset: int) -> tuple[Entry | None, int]:
+        """The record at ``(segment, offset)``, or at the start of the next segment when that is
+        the end of a finished one; ``(None, segment)`` if there is none (yet)."""
+        while True:
             path = self._segment_path(segment)
-            with open(path, "rb") as handle:
-                handle.seek(offset)
-                header = handle.read(_HEADER.size)
-                if header:
-                    magic, length, crc, code, items = _HEADER.unpack(header)
-                    payload = handle.read(length)
-                    if magic == _MAGIC and len(payload) == length and zlib.crc32(payload) == crc:
-                        return Entry(
-                            segment, offset, offset + _HEADER.size + length, SIGNALS[code], items, payload
-                        )
-                    raise OSError(f"unreadable record in {path} at offset {offset}")
-            # end of a closed segment: the next record starts the next segment
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(offset)
+                    header = handle.read(_HEADER.size)
+                    if header:
+                        magic, length, crc, code, items = _HEADER.unpack_from(header.ljust(_HEADER.size))
+                        payload = handle.read(length)
+                        if magic == _MAGIC and len(payload) == length and zlib.crc32(payload) == crc:
+                            end = offset + _HEADER.size + length
+                            return Entry(segment, offset, end, SIGNALS[code], items, payload), segment
+            except OSError as exc:
+                raise UnreadableRecord(f"cannot read {path}: {exc}", (segment, offset)) from exc
+            if header:
+                raise UnreadableRecord(f"unreadable record in {path} at offset {offset}", (segment, offset))
+            # end of a finished segment: the next record starts the next segment
             with self._cond:
                 if segment >= self._tail_id:
-                    return None
+                    return None, segment
                 segment, offset = segment + 1, 0
-                self._cursor = (segment, 0)
+                self._read = (segment, 0)
                 recent = self._recent.get((segment, offset))
-        return recent
+            if recent is not None:
+                return recent, segment
+
+    def peek(self, timeout: float | None = None) -> Entry | None:
+        """For one reader in strict order: the oldest request taken and not acknowledged (the
+        same one until ``ack``), else the next one ``take`` gives, or ``None`` after ``timeout``."""
+        with self._cond:
+            for segment, offset, _s, _e, _size in self._taken:
+                if (segment, offset) not in self._acked:
+                    entry = self._recent.get((segment, offset))
+                    if entry is not None:
+                        return entry
+                    return self._read_disk(segment, offset)[0]
+        return self.take(timeout)
 
     def ack(self, entry: Entry) -> None:
-        """Mark ``entry`` delivered (or given up): move the cursor past it and free its bytes."""
+        """Mark ``entry`` delivered (or given up). The durable cursor moves only past the
+        contiguous run of acknowledged records from the oldest one; an entry acknowledged ahead
+        of an older one still in flight is sent again after a crash (at-least-once)."""
         with self._cond:
-            self._cursor = (entry.segment, entry.end)
+            if self._closed:
+                return
             if self._recent.pop((entry.segment, entry.offset), None) is not None:
                 self._recent_bytes -= entry.size
-            self._pending_bytes -= entry.size
+            self._in_flight -= 1
             self._pending_requests -= 1
-            self._write_cursor()
-            if entry.segment > self._first_segment:  # a finished segment can go
-                for segment in self._segments():
-                    if segment < entry.segment:
-                        self._segment_path(segment).unlink(missing_ok=True)
-                self._first_segment = entry.segment
+            self._acked.add((entry.segment, entry.offset))
+            self._advance()
 
-    def skip_unreadable(self) -> int:
-        """After ``peek`` failed on a damaged record: give up the rest of its segment and return
-        how many requests that discarded (they are counted as dropped, reason ``corrupt``)."""
-        with self._cond:
-            segment = self._cursor[0]
+    def _advance(self) -> None:
+        """Move the durable cursor over the acknowledged records at the head of ``_taken``;
+        free their bytes, write the cursor, delete the segments left behind. Holds ``_cond``."""
+        taken, acked = self._taken, self._acked
+        moved = False
+        while taken and (taken[0][0], taken[0][1]) in acked:
+            segment, offset, after_segment, after_offset, size = taken.popleft()
+            acked.discard((segment, offset))
+            self._cursor = (after_segment, after_offset)
+            self._pending_bytes -= size
+            moved = True
+        if not moved:
+            return
+        self._write_cursor()
+        if self._cursor[0] > self._first_segment:  # finished segments can go
+            for segment in self._segments():
+                if segment < self._cursor[0]:
+                    self._segment_path(segment).unlink(missing_ok=True)
+            self._first_segment = self._cursor[0]
+
+    def skip_unreadable(self, position: tuple[int, int] | None = None) -> int:
+        """After ``take`` failed on a damaged record: give up the rest of its segment and return
+        how many requests that discarded (they are counted as dropped, reason ``corrupt``).
+        ``position`` is the failed read's (``UnreadableRecord.position``): when several senders
+        met the same record, only the first skips. Requests already taken are unaffected; the
+        durable cursor jumps the gap once they are acknowledged."""
+        with self._read_lock, self._cond:
+            if self._closed or (position is not None and position != self._read):
+                return 0
+            segment, offset = self._read
             self._recent.clear()  # the disk decides what is left
             self._recent_bytes = 0
             if segment >= self._tail_id:
-                os.ftruncate(self._tail_fd, self._cursor[1])
-                self._tail_size = self._cursor[1]
+                os.ftruncate(self._tail_fd, offset)
+                self._tail_size = offset
             else:
-                self._cursor = (segment + 1, 0)
+                self._read = (segment + 1, 0)
+                self._taken.append((segment, offset, segment + 1, 0, 0))  # the gap, "acknowledged"
+                self._acked.add((segment, offset))
             before = self._pending_requests
-            self._pending_bytes = self._pending_requests = 0
-            self._recover()
-            self._write_cursor()
+            requests, nbytes = self._scan(self._read)
+            self._pending_requests = requests + self._in_flight
+            self._pending_bytes = nbytes + sum(t[4] for t in self._taken)
+            self._advance()
             return before - self._pending_requests
 
     def close(self) -> None:

@@ -1,10 +1,15 @@
-"""One forward target: its persistent queue and the thread that drains it, in order.
+"""One forward target: its persistent queue and the sender threads that drain it.
 
 The sender chain is queue → retry (backoff with jitter, server throttle honoured, optional
-deadline) → push. One request is in flight per target, so a target receives requests in the
-order llmpulse accepted them. A retryable failure keeps the request at the head of the queue;
-a permanent one drops it (counted). Nothing is dropped because a target is down: the queue fills
-and the receivers push back on clients instead.
+deadline) → push. ``forward.queue.consumers`` senders each take a request and run the chain on it,
+so that many requests are in flight at once (as the Collector's ``sending_queue.num_consumers``):
+a collector that takes 30 ms per Export does not cap a target at ~30 requests/s. The order
+requests arrive in is then not guaranteed; with one consumer a target receives them in the order
+llmpulse accepted them. A retryable failure keeps the request with its sender; a permanent one
+drops it (counted). A failure also holds back every sender of the target until its backoff (or
+the server's throttle) has passed, so a target that is down sees no more attempts than with one
+sender. Nothing is dropped because a target is down: the queue fills and the receivers push back
+on clients instead.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Protocol
 from llmpulse.config import ForwardTargetConfig
 from llmpulse.config._model import ForwardQueueConfig, ForwardRetryConfig
 from llmpulse.forward._push import GrpcPush, PushResult
-from llmpulse.forward._queue import DiskQueue, Entry
+from llmpulse.forward._queue import DiskQueue, Entry, UnreadableRecord
 from llmpulse.otlp import Signal
 from llmpulse.selfmetrics import SelfMetrics
 
@@ -49,7 +54,7 @@ def backoff_s(attempt: int, retry: ForwardRetryConfig, rand: Callable[[], float]
 
 
 class Target:
-    """Owns one target's queue and sender thread; ``start``/``close`` are idempotent."""
+    """Owns one target's queue and sender threads; ``start``/``close`` are idempotent."""
 
     def __init__(
         self,
@@ -75,8 +80,12 @@ class Target:
             fsync=queue.fsync,
         )
         self._push: Push = push or GrpcPush(config, (retry.initial_interval_s, retry.max_interval_s))
+        self._consumers = queue.consumers
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        #: no sender starts an attempt before this (``clock``): set by a retryable failure
+        self._hold_until = 0.0
+        self._hold_lock = threading.Lock()
         self._bytes = selfmetrics.forward_queue_bytes.labels(target=self.name)
         self._requests = selfmetrics.forward_queue_requests.labels(target=self.name)
         selfmetrics.forward_queue_capacity_bytes.labels(target=self.name).set(queue.capacity_bytes)
@@ -103,45 +112,66 @@ class Target:
             self._self.forward_dropped.labels(target=self.name, signal=signal, reason="disk_error").inc(items)
         self.update_gauges()
 
-    # -- sender thread ---------------------------------------------------------------------------
+    # -- sender threads --------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name=f"llmpulse-forward-{self.name}", daemon=True
-            )
-            self._thread.start()
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"llmpulse-forward-{self.name}-{n}", daemon=True)
+                for n in range(self._consumers)
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def close(self, drain_s: float = 0.0) -> None:
         """Stop sending (after up to ``drain_s`` to empty the queue); what is left stays on disk."""
         deadline = self._clock() + drain_s
-        while self._thread is not None and self.queue.requests and self._clock() < deadline:
+        while self._threads and self.queue.requests and self._clock() < deadline:
             time.sleep(0.05)
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.config.timeout_s + 2.0)
+        join_until = time.monotonic() + self.config.timeout_s + 2.0
+        for thread in self._threads:
+            thread.join(max(0.0, join_until - time.monotonic()))
         self.queue.close()
         self._push.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                entry = self.queue.peek(timeout=0.5)
+                entry = self.queue.take(timeout=0.5)
             except OSError as exc:
-                lost = self.queue.skip_unreadable()
-                log.error("forward target %s: %s; %d request(s) given up", self.name, exc, lost)
-                self._self.forward_dropped.labels(target=self.name, signal="unknown", reason="corrupt").inc(
-                    lost
-                )
+                position = exc.position if isinstance(exc, UnreadableRecord) else None
+                lost = self.queue.skip_unreadable(position)
+                if lost:
+                    log.error("forward target %s: %s; %d request(s) given up", self.name, exc, lost)
+                    self._self.forward_dropped.labels(
+                        target=self.name, signal="unknown", reason="corrupt"
+                    ).inc(lost)
                 continue
             if entry is not None:
                 self._deliver(entry)
                 self.update_gauges()
 
+    def _hold(self, delay: float) -> None:
+        """After a retryable failure: no sender of this target tries again for ``delay``."""
+        with self._hold_lock:
+            self._hold_until = max(self._hold_until, self._clock() + delay)
+
+    def _wait_hold(self) -> None:
+        while not self._stop.is_set():
+            with self._hold_lock:
+                left = self._hold_until - self._clock()
+            if left <= 0:
+                return
+            self._stop.wait(left)
+
     def _deliver(self, entry: Entry) -> None:
         labels = {"target": self.name, "signal": entry.signal}
         started = self._clock()
         attempt = 0
-        while not self._stop.is_set():
+        while True:
+            self._wait_hold()
+            if self._stop.is_set():
+                return  # not acknowledged: stays queued, sent after the restart
             result = self._push.push(entry.signal, entry.payload)
             if result.ok:
                 accepted = max(entry.items - result.rejected, 0)
@@ -186,4 +216,4 @@ class Target:
             if attempt == 0:
                 log.warning("forward target %s unavailable (%s); retrying", self.name, result.message)
             attempt += 1
-            self._stop.wait(delay)
+            self._hold(delay)
