@@ -79,6 +79,9 @@ LLM_KEY_PREFIXES = (
     "operation.cost",
 )
 _LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
+#: a content attribute no dialect or dimension reads: ``read_attributes`` leaves its value
+#: undecoded (None), as redaction drops or masks it unread (three quarters of an LLM span's bytes)
+_UNREAD = 8
 #: key flags → what redaction does with the attribute: 0 nothing, 1 mask (a credential), 2 drop
 _REDACTION_DROP = bytes(1 if f & _CREDENTIAL else 2 if f & _CONTENT else 0 for f in range(256))
 _REDACTION_KEEP = bytes(1 if f & _CREDENTIAL else 0 for f in range(256))
@@ -169,6 +172,7 @@ class Pipeline:
         self._content_mode = config.enrich.redaction.content
         self._truncate = config.enrich.redaction.truncate_chars
         self._key_flags: dict[str, int] = {}
+        self._values_read = self.recogniser.values_read() | self.dimensions.span_keys
         self._key_flags_b: dict[bytes, int] = {}
         self._classify_b: Callable[[bytes], int] = lambda key: self._flags(key.decode(errors="replace"))
         self._recognised: dict[str, Any] = {}  # calls_recognised's child per dialect
@@ -213,6 +217,8 @@ class Pipeline:
                 | (_CREDENTIAL if is_credential_key(key) else 0)
                 | (_CONTENT if is_content_key(key) else 0)
             )
+            if flags & _CONTENT and key not in self._values_read:
+                flags |= _UNREAD
             if len(self._key_flags) > 20_000:
                 self._key_flags.clear()
             self._key_flags[key] = flags
@@ -254,7 +260,7 @@ class Pipeline:
             if encoded is None:  # a span of a dialect's own scope with no key worth a flag
                 encoded = span.SerializeToString()
             try:
-                attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags)
+                attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags, _UNREAD)
                 return encoded, attrs, attr_flags
             except ValueError:  # the C reader refuses what upb's encoding never has
                 return encoded, attrs_to_dict(span.attributes), None

@@ -136,3 +136,22 @@ def test_attributes_appended_to_a_rewrite_are_redacted_like_the_others() -> None
         ("gen_ai.usage.input_tokens", 12),
         ("llmpulse.content.redacted", True),
     ]
+
+
+@pytest.mark.skipif(not NATIVE, reason="without the C module values come from upb, all read")
+def test_content_values_are_left_unread_unless_a_dimension_reads_them() -> None:
+    """A prompt is dropped without being decoded, but a dimension may name a content attribute
+    (odd, but the user's call): then its value is read like any other."""
+    span = _llm_span(10, {"input.value": "tenant-a"})
+    encoded = span.SerializeToString()
+    for dimensions, expected in (
+        ([], None),
+        ([{"name": "tenant", "sources": ["span.input.value"]}], "tenant-a"),
+    ):
+        selfmetrics = SelfMetrics(CollectorRegistry())
+        config = validate({"metrics": {"dimensions": dimensions}})
+        pipeline = Pipeline(config, selfmetrics, SpanMetrics(selfmetrics))
+        _bytes, attrs, _flags = pipeline._read(span, encoded)
+        assert attrs["input.value"] == expected
+        assert attrs["gen_ai.prompt.0.content"] is None
+        assert attrs["gen_ai.request.model"] == "gpt-4o"

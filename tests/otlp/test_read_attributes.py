@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from llmpulse.otlp import _scan_py, attrs_to_dict
@@ -109,6 +109,26 @@ def test_read_attributes_equals_attrs_to_dict(pairs: list[tuple[str, AnyValue]],
         attrs, flags = read(encoded, known, _flags)
         assert _same(attrs, expected)
         assert flags == expected_flags
+        # unread: the values of keys with a flag in the mask are None, in the same places
+        unread = {k: None if _flags(k) & 4 else v for k, v in expected.items()}
+        assert _same(read(encoded, {}, _flags, 4), (unread, expected_flags))
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+def test_unread_values_are_not_decoded_even_when_they_would_be_refused() -> None:
+    """A prompt redaction drops is never decoded: not even its UTF-8 is checked here (upb checked
+    the request it came in; the twin decodes through upb, which refuses it)."""
+    assert native is not None
+    bad = b"\x0a\x01\xff"  # AnyValue{string_value: 0xff}: not UTF-8
+    prompt = KeyValue(key="gen_ai.prompt").SerializeToString() + b"\x12" + bytes([len(bad)]) + bad
+    route = KeyValue(key="a.b", value=AnyValue(string_value="ok")).SerializeToString()
+    encoded = b"\x4a" + bytes([len(prompt)]) + prompt + b"\x4a" + bytes([len(route)]) + route
+    assert native.read_attributes(encoded, {}, _flags, 4) == (
+        {"gen_ai.prompt": None, "a.b": "ok"},
+        b"\x05\x00",
+    )
+    with pytest.raises(ValueError):
+        native.read_attributes(encoded, {}, _flags)
 
 
 def test_flags_come_from_the_dict_before_classify_and_must_fit_a_byte() -> None:

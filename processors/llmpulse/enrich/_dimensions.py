@@ -28,6 +28,13 @@ class DimensionReader:
                     sources.extend(((False, source), (True, source)))
             self._plan.append((dim.name, tuple(sources), dim.hash))
 
+    @property
+    def span_keys(self) -> frozenset[str]:
+        """The span attributes a dimension may be read from."""
+        return frozenset(
+            key for _, sources, _ in self._plan for from_resource, key in sources if not from_resource
+        )
+
     def read(self, resource: Mapping[str, Any], span: Mapping[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, sources, hashed in self._plan:

@@ -109,6 +109,18 @@ class Recogniser:
         self._dialects = dialects
         self._scope_cache: dict[str, Dialect | None] = {}
 
+    def values_read(self) -> frozenset[str]:
+        """The attributes whose values the dialects read: their tables' sources and call markers.
+        Markers and detectors test other keys for presence, or read keys that are not content
+        (``tests/normalise/test_values_read.py`` holds them to it), so a content attribute outside
+        this set need not be decoded at all: redaction drops or masks it without reading it."""
+        keys: set[str] = set()
+        for dialect in self._dialects:
+            keys |= _table(dialect).keys
+            if dialect.call_marker is not None:
+                keys.add(dialect.call_marker[0])
+        return frozenset(keys)
+
     def scope_dialect(self, scope: str) -> Dialect | None:
         """The dialect an instrumentation scope belongs to, if its name says so (cached)."""
         try:

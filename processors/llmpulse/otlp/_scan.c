@@ -694,14 +694,14 @@ utf8(const uint8_t *start, const uint8_t *stop)
     return PyUnicode_DecodeUTF8((const char *)start, stop - start, "strict");
 }
 
-/* A KeyValue: *key (new reference, "" when absent) and *value (new reference, None when absent). */
+/* Where a KeyValue's key (empty when absent) and value (*value_start NULL when absent) are. */
 static int
-key_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth, PyObject **key,
-          PyObject **value)
+key_value_slices(const uint8_t *base, const uint8_t *p, const uint8_t *end, const uint8_t **key_start,
+                 const uint8_t **key_stop, const uint8_t **value_start, const uint8_t **value_stop)
 {
-    const uint8_t *key_start = p, *key_stop = p, *value_start = NULL, *value_stop = NULL;
     Field f;
-    *key = *value = NULL; /* both stay NULL on every error */
+    *key_start = *key_stop = p;
+    *value_start = *value_stop = NULL;
     while (p < end) {
         if (next_field(base, &p, end, "KeyValue", &f) < 0) {
             return -1;
@@ -710,16 +710,29 @@ key_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth, 
             continue;
         }
         if (f.number == 1) {
-            key_start = f.start;
-            key_stop = f.stop;
+            *key_start = f.start;
+            *key_stop = f.stop;
         }
         else if (f.number == 2) {
-            if (value_start != NULL) {
+            if (*value_start != NULL) {
                 return merged("KeyValue.value");
             }
-            value_start = f.start;
-            value_stop = f.stop;
+            *value_start = f.start;
+            *value_stop = f.stop;
         }
+    }
+    return 0;
+}
+
+/* A KeyValue: *key (new reference, "" when absent) and *value (new reference, None when absent). */
+static int
+key_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth, PyObject **key,
+          PyObject **value)
+{
+    const uint8_t *key_start, *key_stop, *value_start, *value_stop;
+    *key = *value = NULL; /* both stay NULL on every error */
+    if (key_value_slices(base, p, end, &key_start, &key_stop, &value_start, &value_stop) < 0) {
+        return -1;
     }
     *key = utf8(key_start, key_stop);
     if (*key == NULL) {
@@ -824,18 +837,22 @@ any_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth)
 }
 
 PyDoc_STRVAR(read_attributes_doc,
-"read_attributes(span, key_flags, classify, /) -> (attributes, flags)\n--\n\n"
+"read_attributes(span, key_flags, classify, unread=0, /) -> (attributes, flags)\n--\n\n"
 "The attributes of an encoded Span as a dict (as attrs_to_dict: the last of a repeated key\n"
 "wins) and, for each KeyValue in order, its key's flags as one byte: key_flags[key] (a dict\n"
 "of str), or classify(key) for a key not there (classify may store it). Flags must be in\n"
-"0..255. Malformed bytes or text that is not UTF-8 raise ValueError.");
+"0..255. A key whose flags share a bit with `unread` gets None: its value is not decoded\n"
+"(redaction drops prompts and completions unread). Malformed bytes or text that is not UTF-8\n"
+"raise ValueError.");
 
 static PyObject *
 read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer span;
     PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*O!O:read_attributes", &span, &PyDict_Type, &key_flags, &classify)) {
+    int unread = 0;
+    if (!PyArg_ParseTuple(args, "y*O!O|i:read_attributes", &span, &PyDict_Type, &key_flags, &classify,
+                          &unread)) {
         return NULL;
     }
     const uint8_t *base = span.buf, *p = span.buf, *end = p + span.len;
@@ -854,15 +871,11 @@ read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
             continue;
         }
         PyObject *key, *value, *found;
-        if (key_value(base, f.start, f.stop, 0, &key, &value) < 0) {
+        const uint8_t *key_start, *key_stop, *value_start, *value_stop;
+        if (key_value_slices(base, f.start, f.stop, &key_start, &key_stop, &value_start, &value_stop) < 0 ||
+            (key = utf8(key_start, key_stop)) == NULL) {
             goto done;
         }
-        if (PyDict_SetItem(attrs, key, value) < 0) {
-            Py_DECREF(key);
-            Py_DECREF(value);
-            goto done;
-        }
-        Py_DECREF(value);
         found = PyDict_GetItemWithError(key_flags, key); /* borrowed */
         if (found != NULL) {
             Py_INCREF(found);
@@ -886,7 +899,19 @@ read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
         Py_DECREF(found);
+        if ((bits & unread) || value_start == NULL) {
+            value = Py_NewRef(Py_None);
+        }
+        else if ((value = any_value(base, value_start, value_stop, 0)) == NULL) {
+            Py_DECREF(key);
+            goto done;
+        }
+        int rc = PyDict_SetItem(attrs, key, value);
+        Py_DECREF(value);
         Py_DECREF(key);
+        if (rc < 0) {
+            goto done;
+        }
         if (count == size) {
             size *= 2;
             if (_PyBytes_Resize(&flags, size) < 0) {

@@ -12,7 +12,7 @@ def parents(
     body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
 ) -> dict[tuple[bytes, bytes], bytes]: ...
 def read_attributes(
-    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], /
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes]: ...
 def locate_spans(
     body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /

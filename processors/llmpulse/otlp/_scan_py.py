@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from llmpulse.otlp._anyvalue import attrs_to_dict
+from llmpulse.otlp._anyvalue import to_py
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -390,7 +390,7 @@ def parents(
 
 
 def read_attributes(
-    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int]
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes]:
     """``_scan.read_attributes`` through upb (the fallback needs no speed of its own here: the
     pipeline without the C module reads the decoded span directly). The C reader refuses merged
@@ -400,6 +400,7 @@ def read_attributes(
     except DecodeError as exc:
         raise ValueError(f"not a valid Span: {exc}") from exc
     flags = bytearray()
+    attrs: dict[str, Any] = {}
     for kv in decoded.attributes:
         found = key_flags.get(kv.key)
         if found is None:
@@ -407,7 +408,8 @@ def read_attributes(
         if not isinstance(found, int) or not 0 <= found <= 255:
             raise ValueError(f"flags for key {kv.key!r} must be an int in 0..255, got {found!r}")
         flags.append(found)
-    return attrs_to_dict(decoded.attributes), bytes(flags)
+        attrs[kv.key] = None if found & unread else to_py(kv.value)
+    return attrs, bytes(flags)
 
 
 _INT64: Final = 1 << 63
