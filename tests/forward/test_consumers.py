@@ -88,8 +88,8 @@ def test_a_damaged_record_is_skipped_once_and_the_cursor_jumps_it(tmp_path: Path
     with pytest.raises(UnreadableRecord) as failed:
         queue.take(timeout=0)
     assert failed.value.position == (first.segment, first.end)
-    assert queue.skip_unreadable(failed.value.position) == 2  # 1 and 2 given up
-    assert queue.skip_unreadable(failed.value.position) == 0  # the second sender: already done
+    assert queue.skip_unreadable(failed.value) == 2  # 1 and 2 given up
+    assert queue.skip_unreadable(failed.value) == 0  # the second sender: already done
     assert queue.requests == 5  # 0 in flight, 3-6
     third = take(queue)
     assert int(third.payload[:4]) == 3
@@ -186,3 +186,25 @@ def test_close_stops_every_consumer_and_keeps_what_was_not_sent(tmp_path: Path, 
     reopened = DiskQueue(tmp_path / "forward" / "sink", capacity_bytes=1 << 20)
     assert reopened.requests == 6
     reopened.close()
+
+
+def test_a_late_skip_never_gives_up_a_record_written_where_the_damaged_one_was(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20, memory_bytes=0)
+    queue.put("logs", 1, record(0))
+    queue.put("logs", 1, record(1))
+    first = take(queue)
+    segment = next(tmp_path.glob("*.seg"))
+    with segment.open("r+b") as handle:  # bit rot in record 1, in the segment being written
+        handle.seek(first.end + HEADER + 10)
+        handle.write(b"X")
+    errors = []
+    for _sender in range(2):  # two senders meet it before either skips
+        with pytest.raises(UnreadableRecord) as failed:
+            queue.take(timeout=0)
+        errors.append(failed.value)
+    assert queue.skip_unreadable(errors[0]) == 1  # record 1: cut off the segment
+    queue.put("logs", 1, record(2))  # lands where record 1 was
+    assert queue.skip_unreadable(errors[1]) == 0  # the second sender's skip is stale
+    queue.ack(first)
+    assert drain(queue) == [2]
+    queue.close()

@@ -64,9 +64,12 @@ class QueueInUse(RuntimeError):
 class UnreadableRecord(OSError):
     """A damaged record (or segment) where ``take`` was to read next; see ``skip_unreadable``."""
 
-    def __init__(self, message: str, position: tuple[int, int]) -> None:
+    def __init__(self, message: str, position: tuple[int, int], skips: int) -> None:
         super().__init__(message)
         self.position = position
+        #: the queue's count of skips when it was met (a record written later at the same place
+        #: after a skip is another record)
+        self.skips = skips
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,7 @@ class DiskQueue:
         #: positions in ``_taken`` already acknowledged (out of order, ahead of an older one)
         self._acked: set[tuple[int, int]] = set()
         self._in_flight = 0
+        self._skips = 0
         self._cursor_fd = os.open(directory / "cursor", os.O_RDWR | os.O_CREAT, 0o644)
         self._pending_bytes = 0
         self._pending_requests = 0
@@ -318,9 +322,10 @@ class DiskQueue:
                             end = offset + _HEADER.size + length
                             return Entry(segment, offset, end, SIGNALS[code], items, payload), segment
             except OSError as exc:
-                raise UnreadableRecord(f"cannot read {path}: {exc}", (segment, offset)) from exc
+                raise UnreadableRecord(f"cannot read {path}: {exc}", (segment, offset), self._skips) from exc
             if header:
-                raise UnreadableRecord(f"unreadable record in {path} at offset {offset}", (segment, offset))
+                message = f"unreadable record in {path} at offset {offset}"
+                raise UnreadableRecord(message, (segment, offset), self._skips)
             # end of a finished segment: the next record starts the next segment
             with self._cond:
                 if segment >= self._tail_id:
@@ -377,15 +382,18 @@ class DiskQueue:
                     self._segment_path(segment).unlink(missing_ok=True)
             self._first_segment = self._cursor[0]
 
-    def skip_unreadable(self, position: tuple[int, int] | None = None) -> int:
+    def skip_unreadable(self, failed: UnreadableRecord | None = None) -> int:
         """After ``take`` failed on a damaged record: give up the rest of its segment and return
         how many requests that discarded (they are counted as dropped, reason ``corrupt``).
-        ``position`` is the failed read's (``UnreadableRecord.position``): when several senders
-        met the same record, only the first skips. Requests already taken are unaffected; the
-        durable cursor jumps the gap once they are acknowledged."""
+        With ``failed`` (the error ``take`` raised), only the first of several senders that met
+        the same record skips. Requests already taken are unaffected; the durable cursor jumps
+        the gap once they are acknowledged."""
         with self._read_lock, self._cond:
-            if self._closed or (position is not None and position != self._read):
+            if self._closed or (
+                failed is not None and (failed.position, failed.skips) != (self._read, self._skips)
+            ):
                 return 0
+            self._skips += 1
             segment, offset = self._read
             self._recent.clear()  # the disk decides what is left
             self._recent_bytes = 0

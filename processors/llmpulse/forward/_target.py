@@ -139,8 +139,7 @@ class Target:
             try:
                 entry = self.queue.take(timeout=0.5)
             except OSError as exc:
-                position = exc.position if isinstance(exc, UnreadableRecord) else None
-                lost = self.queue.skip_unreadable(position)
+                lost = self.queue.skip_unreadable(exc if isinstance(exc, UnreadableRecord) else None)
                 if lost:
                     log.error("forward target %s: %s; %d request(s) given up", self.name, exc, lost)
                     self._self.forward_dropped.labels(
