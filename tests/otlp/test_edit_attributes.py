@@ -257,13 +257,22 @@ def test_a_value_whose_str_changes_the_edits_is_safe() -> None:
             appends.clear()
             return "rude"
 
+    items: list[Any] = []
+
+    class Leaving:
+        def __str__(self) -> str:
+            items.clear()  # drops itself from the list being encoded
+            return "gone"
+
     sp = llm_span()
     for impl in IMPLS:
         edits.update({0: Rude(), 1: "x" * 1000})
-        appends[:] = [("a", Rude()), ("b", "y" * 1000)]
+        items[:] = [Leaving(), "never reached"]
+        appends[:] = [("a", Rude()), ("b", "y" * 1000), ("c", items)]
         out = Span.FromString(impl.edit_attributes(sp.SerializeToString(), edits, appends))
         assert [kv.value.string_value for kv in out.attributes][:2] == ["rude", "x" * 1000]
-        assert [kv.value.string_value for kv in out.attributes][-2:] == ["rude", "y" * 1000]
+        assert [kv.value.string_value for kv in out.attributes][-3:-1] == ["rude", "y" * 1000]
+        assert [v.string_value for v in out.attributes[-1].value.array_value.values] == ["gone"]
 
 
 # -- generated spans -------------------------------------------------------------------------------

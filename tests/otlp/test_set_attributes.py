@@ -33,12 +33,16 @@ def _span(pairs: list[tuple[str, Any]]) -> Span:
     return span
 
 
+#: a span's attributes (repeated keys too), the values to write, and keep_original
+WRITES = {
+    "existing": st.lists(st.tuples(KEYS, VALUES), max_size=6),
+    "values": st.dictionaries(KEYS, VALUES, max_size=5),
+    "keep": st.booleans(),
+}
+
+
 @settings(max_examples=500, deadline=None)
-@given(
-    existing=st.lists(st.tuples(KEYS, VALUES), max_size=6),
-    values=st.dictionaries(KEYS, VALUES, max_size=5),
-    keep=st.booleans(),
-)
+@given(**WRITES)
 def test_current_is_only_a_shortcut(
     existing: list[tuple[str, Any]], values: dict[str, Any], keep: bool
 ) -> None:
@@ -49,11 +53,7 @@ def test_current_is_only_a_shortcut(
 
 
 @settings(max_examples=2_000, deadline=None)
-@given(
-    existing=st.lists(st.tuples(KEYS, VALUES), max_size=6),
-    values=st.dictionaries(KEYS, VALUES, max_size=5),
-    keep=st.booleans(),
-)
+@given(**WRITES)
 def test_planned_edits_of_the_encoding_write_what_upb_writes(
     existing: list[tuple[str, Any]], values: dict[str, Any], keep: bool
 ) -> None:

@@ -1328,7 +1328,9 @@ encode_any_value(Buf *b, PyObject *value, int depth)
         int rc = items == NULL ? -1 : 0;
         for (Py_ssize_t x = 0; rc == 0 && x < PySequence_Fast_GET_SIZE(items); x++) {
             Buf item = {NULL, 0, 0};
-            rc = encode_any_value(&item, PySequence_Fast_GET_ITEM(items, x), depth + 1);
+            PyObject *entry = Py_NewRef(PySequence_Fast_GET_ITEM(items, x)); /* str() may drop it */
+            rc = encode_any_value(&item, entry, depth + 1);
+            Py_DECREF(entry);
             if (rc == 0) {
                 rc = buf_nested(&array, 0x0a, &item);
             }
