@@ -38,9 +38,27 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
 LIMIT = 1 << 20
 
+
+class _Encodings:
+    """An exporter that keeps the encoding the pipeline hands over (its LLM spans rewritten in
+    their bytes and spliced into the received ones): it must decode, with every accepted span."""
+
+    name = "encodings"
+
+    def __init__(self) -> None:
+        self.last: bytes | None = None
+
+    def admit(self, signal: str, size: int) -> None:
+        return None
+
+    def export(self, signal: str, request: Any, encoded: bytes | None = None) -> None:
+        self.last = encoded
+
+
 _selfmetrics = SelfMetrics(CollectorRegistry())
 _spanmetrics = SpanMetrics(_selfmetrics, cardinality_limit=200)
-PIPELINE = Pipeline(validate({}), _selfmetrics, _spanmetrics)
+_encodings = _Encodings()
+PIPELINE = Pipeline(validate({}), _selfmetrics, _spanmetrics, exporters=[_encodings])
 _runs = 0
 
 
@@ -59,10 +77,18 @@ def one_input(data: bytes) -> None:
         if not str(exc).strip():
             raise AssertionError("DecodeError without a message") from exc
         return
-    outcome = PIPELINE.consume(signal, request, protocol="http", size=len(data))
+    _encodings.last = None
+    # the protobuf body as received, as the receivers hand it over (JSON has none)
+    received = None if mode & 4 else body
+    outcome = PIPELINE.consume(signal, request, protocol="http", size=len(data), body=received)
     if outcome.rejected and not outcome.message:
         raise AssertionError("rejected items without a message")
     request.SerializeToString()
+    if signal == "traces" and _encodings.last is not None:
+        exported = decode_protobuf("traces", _encodings.last)
+        spans = sum(len(ss.spans) for rs in exported.resource_spans for ss in rs.scope_spans)  # type: ignore[attr-defined]
+        if spans != outcome.accepted:
+            raise AssertionError(f"{spans} spans exported, {outcome.accepted} accepted")
     _runs += 1
     if _runs % 256 == 0:
         for series in _spanmetrics.snapshot():
