@@ -17,7 +17,7 @@ import llmpulse.pipeline as pipeline_module
 from benchmarks.loadgen import build_load
 from llmpulse.config import validate
 from llmpulse.otlp import attrs_to_dict, decode_protobuf, set_attributes
-from llmpulse.otlp.scan import NATIVE
+from llmpulse.otlp.scan import NATIVE, edit_attributes
 from llmpulse.pipeline import Pipeline
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
@@ -155,3 +155,28 @@ def test_content_values_are_left_unread_unless_a_dimension_reads_them() -> None:
         assert attrs["input.value"] == expected
         assert attrs["gen_ai.prompt.0.content"] is None
         assert attrs["gen_ai.request.model"] == "gpt-4o"
+
+
+@pytest.mark.skipif(not NATIVE, reason="the byte rewrite needs the C module")
+def test_a_rewrite_the_encoder_refuses_is_made_through_upb_instead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should ``edit_attributes`` refuse a planned edit, the span is changed through upb as
+    without the C module: the same bytes go out."""
+    expected, _ = _run(False, monkeypatch)
+
+    rewritten: list[int] = []
+    refused: list[int] = []
+
+    def counting(span: bytes, edits: Any, appends: Any) -> bytes:
+        rewritten.append(len(span))
+        return bytes(edit_attributes(span, edits, appends))
+
+    def refuse(span: bytes, edits: Any, appends: Any) -> bytes:
+        refused.append(len(span))
+        raise ValueError("int value 18446744073709551616 is out of the int64 range")
+
+    monkeypatch.setattr(pipeline_module, "edit_attributes", counting)
+    assert _run(True, monkeypatch)[0] == expected
+    monkeypatch.setattr(pipeline_module, "edit_attributes", refuse)
+    got, _ = _run(True, monkeypatch)
+    assert refused == rewritten and len(refused) > 150  # every rewrite took the fallback
+    assert got == expected
