@@ -4,6 +4,7 @@ through upb, equal to ``attrs_to_dict`` on every kind of value; malformed bytes 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import pytest
@@ -194,3 +195,37 @@ def test_native_reader_is_built_when_required() -> None:
 
     if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1":
         assert NATIVE and native is not None
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+def test_keys_are_decoded_once_and_stay_right_past_the_cache() -> None:
+    """The C reader keeps the str of every key it has seen (the same few hundred come back in
+    every span); a flood of distinct keys empties the cache, never gives a wrong key."""
+    assert native is not None
+
+    def span_of(*keys: str) -> bytes:
+        sp = Span()
+        for key in keys:
+            sp.attributes.add(key=key).value.int_value = len(key)
+        return bytes(sp.SerializeToString())
+
+    first, _ = native.read_attributes(span_of("gen_ai.request.model", "ключ"), {}, _flags)
+    again, _ = native.read_attributes(span_of("ключ", "gen_ai.request.model"), {}, _flags)
+    assert [k for k in first] == ["gen_ai.request.model", "ключ"]
+    assert all(any(k is other for other in again) for k in first)  # the same objects
+    long_key = "k" * 300  # past the cached length: decoded each time, still right
+    keys = [f"flood.{n}" for n in range(5_000)] + [long_key, "gen_ai.request.model"]
+    for chunk in range(0, len(keys), 50):
+        part = keys[chunk : chunk + 50]
+        attrs, flags = native.read_attributes(span_of(*part), {}, _flags)
+        assert attrs == {key: len(key) for key in part}
+        assert flags == bytes(_flags(key) for key in part)
+    body = span_of("gen_ai.request.model", "http.route")
+    key = next(iter(native.read_attributes(body, {}, _flags)[0]))
+    held = sys.getrefcount(key)
+    for _ in range(1_000):  # a reference leaked per read would show on the kept key
+        native.read_attributes(body, {}, _flags)
+    assert sys.getrefcount(key) == held
+    bad = b"\x4a\x04\x0a\x02\xff\xfe"  # a key that is not UTF-8
+    with pytest.raises(ValueError):
+        native.read_attributes(bad, {}, _flags)

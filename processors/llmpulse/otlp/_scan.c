@@ -836,6 +836,79 @@ any_value(const uint8_t *base, const uint8_t *p, const uint8_t *end, int depth)
     }
 }
 
+/* ---- attribute keys, decoded once ------------------------------------------------------------
+ * An LLM span has ~30 attribute keys and the same few hundred keys come back in every span, so
+ * decoding each into a new str per span (and touching a new object for every dict lookup after)
+ * was a third of reading a span. The module keeps the str of each key it has seen, found by its
+ * UTF-8 bytes (open addressing, emptied when half full), per interpreter in the module state. */
+
+#define KEY_SLOTS 4096        /* a power of two */
+#define KEY_MAX_BYTES 256     /* longer keys are decoded each time, not kept */
+
+typedef struct {
+    PyObject *str; /* strong reference; NULL: an empty slot */
+    uint64_t hash;
+} KeySlot;
+
+typedef struct {
+    KeySlot *keys; /* KEY_SLOTS slots, allocated on first use */
+    Py_ssize_t used;
+} ModuleState;
+
+static void
+keys_clear(ModuleState *st)
+{
+    if (st->keys != NULL) {
+        for (Py_ssize_t x = 0; x < KEY_SLOTS; x++) {
+            Py_CLEAR(st->keys[x].str);
+        }
+    }
+    st->used = 0;
+}
+
+/* The str of a key's UTF-8 bytes (a new reference), from the module's keys when it is there. */
+static PyObject *
+key_str(ModuleState *st, const uint8_t *start, const uint8_t *stop)
+{
+    Py_ssize_t n = stop - start;
+    if (n > KEY_MAX_BYTES) {
+        return utf8(start, stop);
+    }
+    if (st->keys == NULL && (st->keys = PyMem_Calloc(KEY_SLOTS, sizeof(KeySlot))) == NULL) {
+        return PyErr_NoMemory();
+    }
+    uint64_t hash = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (Py_ssize_t x = 0; x < n; x++) {
+        hash = (hash ^ start[x]) * 0x100000001b3ULL;
+    }
+    size_t slot = (size_t)hash & (KEY_SLOTS - 1);
+    for (; st->keys[slot].str != NULL; slot = (slot + 1) & (KEY_SLOTS - 1)) {
+        KeySlot *k = &st->keys[slot];
+        Py_ssize_t len;
+        const char *text;
+        if (k->hash == hash && (text = PyUnicode_AsUTF8AndSize(k->str, &len)) != NULL && len == n &&
+            memcmp(text, start, (size_t)n) == 0) {
+            return Py_NewRef(k->str);
+        }
+    }
+    PyObject *str = utf8(start, stop);
+    if (str == NULL) {
+        return NULL;
+    }
+    if (PyUnicode_AsUTF8AndSize(str, NULL) == NULL) { /* its UTF-8 is what slots compare */
+        Py_DECREF(str);
+        return NULL;
+    }
+    if (st->used >= KEY_SLOTS / 2) { /* half full: start over (a flood of distinct keys) */
+        keys_clear(st);
+        slot = (size_t)hash & (KEY_SLOTS - 1);
+    }
+    st->keys[slot].str = Py_NewRef(str);
+    st->keys[slot].hash = hash;
+    st->used++;
+    return str;
+}
+
 PyDoc_STRVAR(read_attributes_doc,
 "read_attributes(span, key_flags, classify, unread=0, /) -> (attributes, flags)\n--\n\n"
 "The attributes of an encoded Span as a dict (as attrs_to_dict: the last of a repeated key\n"
@@ -846,8 +919,9 @@ PyDoc_STRVAR(read_attributes_doc,
 "raise ValueError.");
 
 static PyObject *
-read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
+read_attributes(PyObject *module, PyObject *args)
 {
+    ModuleState *st = PyModule_GetState(module);
     Py_buffer span;
     PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *result = NULL;
     int unread = 0;
@@ -873,7 +947,7 @@ read_attributes(PyObject *Py_UNUSED(module), PyObject *args)
         PyObject *key, *value, *found;
         const uint8_t *key_start, *key_stop, *value_start, *value_stop;
         if (key_value_slices(base, f.start, f.stop, &key_start, &key_stop, &value_start, &value_stop) < 0 ||
-            (key = utf8(key_start, key_stop)) == NULL) {
+            (key = key_str(st, key_start, key_stop)) == NULL) {
             goto done;
         }
         found = PyDict_GetItemWithError(key_flags, key); /* borrowed */
@@ -1792,13 +1866,33 @@ static PyModuleDef_Slot slots[] = {
     {0, NULL},
 };
 
+static int
+module_clear(PyObject *module)
+{
+    keys_clear(PyModule_GetState(module));
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    ModuleState *st = PyModule_GetState((PyObject *)module);
+    if (st != NULL) {
+        keys_clear(st);
+        PyMem_Free(st->keys);
+        st->keys = NULL;
+    }
+}
+
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "llmpulse.otlp._scan",
     .m_doc = "Native scanner of encoded OTLP trace requests (see llmpulse.otlp.scan).",
-    .m_size = 0,
+    .m_size = sizeof(ModuleState),
     .m_methods = methods,
     .m_slots = slots,
+    .m_clear = module_clear,
+    .m_free = module_free,
 };
 
 PyMODINIT_FUNC
