@@ -5,6 +5,8 @@ acknowledged run from the oldest record; the target's senders share one backoff.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -121,38 +123,39 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, {"target": "sink", **labels}) or 0.0
 
 
-def test_four_consumers_keep_several_requests_in_flight_and_deliver_each_once(
-    tmp_path: Path, sink: OTLPSink
-) -> None:
-    sink.delay_s = 0.05  # a slow collector
-    target, registry = make_target(tmp_path, sink, consumers=4)
-    for seq in range(40):
+@contextmanager
+def drained(tmp_path: Path, sink: OTLPSink, consumers: int, requests: int) -> Iterator[CollectorRegistry]:
+    """A target with ``requests`` logs requests queued (3 records each), started and waited on
+    until its queue is empty; closed after the block."""
+    target, registry = make_target(tmp_path, sink, consumers)
+    for seq in range(requests):
         target.enqueue("logs", 3, logs_request(seq))
     target.start()
     try:
         assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0, timeout=30)
+        yield registry
+    finally:
+        target.close()
+
+
+def test_four_consumers_keep_several_requests_in_flight_and_deliver_each_once(
+    tmp_path: Path, sink: OTLPSink
+) -> None:
+    sink.delay_s = 0.05  # a slow collector
+    with drained(tmp_path, sink, consumers=4, requests=40) as registry:
         assert Counter(seqs(sink)) == Counter(seq * 100 + i for seq in range(40) for i in range(3))
         assert sink.attempts == 40
         assert 1 < sink.max_in_flight <= 4
         assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 120
         assert value(registry, "llmpulse_forward_queue_bytes") == 0
-    finally:
-        target.close()
     assert len(list((tmp_path / "forward" / "sink").glob("*.seg"))) == 1
 
 
 def test_one_consumer_sends_one_at_a_time_in_order(tmp_path: Path, sink: OTLPSink) -> None:
     sink.delay_s = 0.02
-    target, registry = make_target(tmp_path, sink, consumers=1)
-    for seq in range(15):
-        target.enqueue("logs", 3, logs_request(seq))
-    target.start()
-    try:
-        assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0, timeout=30)
+    with drained(tmp_path, sink, consumers=1, requests=15):
         assert seqs(sink) == [seq * 100 + i for seq in range(15) for i in range(3)]
         assert sink.max_in_flight == 1
-    finally:
-        target.close()
 
 
 def test_a_target_that_fails_holds_back_all_consumers_and_loses_nothing(
@@ -160,18 +163,11 @@ def test_a_target_that_fails_holds_back_all_consumers_and_loses_nothing(
 ) -> None:
     failures = iter([grpc.StatusCode.UNAVAILABLE] * 6)
     sink.fail = lambda signal: Failure(next(failures, None))
-    target, registry = make_target(tmp_path, sink, consumers=4)
-    for seq in range(20):
-        target.enqueue("logs", 3, logs_request(seq))
-    target.start()
-    try:
-        assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0, timeout=30)
+    with drained(tmp_path, sink, consumers=4, requests=20) as registry:
         assert Counter(seqs(sink)) == Counter(seq * 100 + i for seq in range(20) for i in range(3))
         assert sink.attempts == 26  # 6 refused + 20 accepted
         assert value(registry, "llmpulse_forward_items_failed_total", signal="logs") == 18
         assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 60
-    finally:
-        target.close()
 
 
 def test_close_stops_every_consumer_and_keeps_what_was_not_sent(tmp_path: Path, sink: OTLPSink) -> None:
