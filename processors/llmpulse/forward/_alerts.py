@@ -53,8 +53,15 @@ def _error_class_key(key: bytes) -> int:
     return 1 if key == b"llmpulse.error.class" else 0
 
 
+def _alerting_class(error_class: Any, counted: Any, classes: frozenset[str]) -> str | None:
+    """A call's class when it is a counted call (``llmpulse.counted`` true) of an alerting class."""
+    return (
+        error_class if counted is True and isinstance(error_class, str) and error_class in classes else None
+    )
+
+
 def _alert_class(attributes: Iterable[KeyValue], classes: frozenset[str]) -> str | None:
-    """The call's class when it is a counted call of an alerting class (one pass, no dict)."""
+    """``_alerting_class`` of a log record's attributes (one pass, no dict)."""
     found: str | None = None
     counted = False
     for kv in attributes:
@@ -62,7 +69,7 @@ def _alert_class(attributes: Iterable[KeyValue], classes: frozenset[str]) -> str
             found = kv.value.string_value
         elif kv.key == "llmpulse.counted":
             counted = kv.value.bool_value
-    return found if counted and found in classes else None
+    return _alerting_class(found, counted, classes)
 
 
 class AlertMarker:
@@ -144,12 +151,10 @@ class AlertMarker:
             except ValueError:  # valid, but an encoding the C reader refuses (upb never writes it)
                 span = Span.FromString(encoded)
                 attributes = attrs_to_dict(span.attributes)
-            error_class = attributes.get("llmpulse.error.class")
-            if (
-                attributes.get("llmpulse.counted") is True
-                and isinstance(error_class, str)
-                and error_class in self.classes
-            ):
+            error_class = _alerting_class(
+                attributes.get("llmpulse.error.class"), attributes.get("llmpulse.counted"), self.classes
+            )
+            if error_class is not None:
                 if span is None:
                     span = Span.FromString(encoded)
                 if not any(e.name == EVENT_NAME for e in span.events):

@@ -98,6 +98,25 @@ def _same(old: Any, value: Any) -> bool:
     return _same_scalar(old, value)
 
 
+_SKIP, _WRITE, _BACKUP = 0, 1, 2
+
+
+def _write_over(old: Any, value: Any, keep_original: bool) -> int:
+    """What storing ``value`` over a stored ``old`` (``to_py`` of it) takes: ``_SKIP`` (it holds
+    exactly that already), ``_WRITE``, or with ``keep_original`` ``_BACKUP`` (copy what the app
+    sent to ``llmpulse.original.<key>``, then write). Without ``keep_original`` only an exact
+    match is skipped; with it, an equal value is not backed up and not rewritten unless its
+    encoding would change."""
+    if not keep_original:
+        kind = type(value)
+        same = type(old) is kind and (old == value if kind in _EXACT_TYPES else _same(old, value))
+        return _SKIP if same else _WRITE
+    same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
+    if old != value and not same_list:
+        return _BACKUP
+    return _SKIP if _same(old, value) else _WRITE
+
+
 def set_attributes(
     attributes: MutableSequence[KeyValue],
     values: Mapping[str, Any],
@@ -120,9 +139,7 @@ def set_attributes(
                 kv.key = key
                 assign(kv.value, value)
                 continue
-            old = current[key]
-            kind = type(value)
-            if type(old) is kind and (old == value if kind in _EXACT_TYPES else _same(old, value)):
+            if _write_over(current[key], value, False) == _SKIP:
                 continue
         if index is None:
             index = {kv.key: i for i, kv in enumerate(attributes)}
@@ -135,14 +152,13 @@ def set_attributes(
             continue
         existing = attributes[pos]
         if keep_original:
-            old = to_py(existing.value)
-            same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
-            if old != value and not same_list:
+            action = _write_over(to_py(existing.value), value, True)
+            if action == _SKIP:
+                continue  # already holds exactly this value (the common case on semconv spans)
+            if action == _BACKUP:
                 backup = attributes.add()  # type: ignore[attr-defined]
                 backup.key = "llmpulse.original." + key
                 backup.value.CopyFrom(existing.value)
-            elif _same(old, value):
-                continue  # already holds exactly this value (the common case on semconv spans)
         existing.value.Clear()
         assign(existing.value, value)
 
@@ -168,13 +184,11 @@ def plan_attributes(
             appends.append((key, value))
             continue
         old = current[key]
-        kind = type(value)
-        if type(old) is kind and (old == value if kind in _EXACT_TYPES else _same(old, value)):
+        if old == value and type(old) is type(value) and type(value) in _EXACT_TYPES:
+            continue  # the usual case on semconv spans, decided without a call
+        action = _write_over(old, value, keep_original)
+        if action == _SKIP:
             continue
-        if keep_original:
-            same_list = isinstance(old, list) and isinstance(value, (list, tuple)) and old == list(value)
-            if old != value and not same_list:
-                appends.append(("llmpulse.original." + key, None, key))
-            elif _same(old, value):
-                continue
+        if action == _BACKUP:
+            appends.append(("llmpulse.original." + key, None, key))
         edits[key] = value
