@@ -43,6 +43,33 @@ def test_inflight_budget_and_memory_limit() -> None:
     assert admission.inflight_bytes == 10
 
 
+def test_calls_admitted_before_their_body_reserve_the_size_of_recent_bodies() -> None:
+    """gRPC admits a call before reading its body. Each reserves what recent bodies weighed, so
+    calls admitted together cannot bring in more than the budget; with a memory limit the budget
+    is at most a third of the headroom above the soft limit (here (200 - 150) / 3 MiB)."""
+    admission = Admission(200 << 20, 64 << 20, rss=FakeMemory())
+    budget = (50 << 20) // 3
+    assert admission.enter_unread() == 0  # nothing seen yet: nothing to reserve
+    admission.enter_read(6 << 20, 0)
+    admission.leave(6 << 20)
+    first = admission.enter_unread()
+    second = admission.enter_unread()
+    assert first == second == 6 << 20 and admission.inflight_bytes == 12 << 20
+    with pytest.raises(Overloaded) as info:
+        admission.enter_unread()  # 18 MiB would pass the 16.7 MiB budget
+    assert info.value.reason == "inflight_limit" and 18 << 20 > budget > 12 << 20
+    admission.enter_read(1 << 20, first)  # the body was smaller than reserved
+    assert admission.inflight_bytes == 7 << 20
+    admission.leave(1 << 20)
+    admission.leave(6 << 20)
+    assert admission.inflight_bytes == 0
+    # without a memory limit the configured budget stands
+    unlimited = Admission(0, 64 << 20)
+    unlimited.enter(40 << 20)
+    unlimited.enter(20 << 20)
+    assert unlimited.inflight_bytes == 60 << 20
+
+
 def test_receivers_push_back_with_retry_hints_then_recover(tmp_path: Path) -> None:
     config = gateway_config(tmp_path, limits={"memory_limit_mib": 200, "retry_after_s": 2})
     memory = FakeMemory()

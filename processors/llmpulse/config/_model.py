@@ -463,7 +463,9 @@ class LimitsConfig(_Strict):
     #: resident-memory limit of the process in MiB; above 75 % of it requests are refused with
     #: RESOURCE_EXHAUSTED / HTTP 429 + retry hints until memory falls. 0 = no limit.
     memory_limit_mib: int = Field(default=0, ge=0)
-    #: request bytes processed at once, across both receivers, in MiB
+    #: request bytes processed at once, across both receivers, in MiB; with ``memory_limit_mib``
+    #: at most a third of the headroom above its 75 % (gRPC calls reserve the size of recent
+    #: bodies before theirs is read, so calls admitted together stay within it)
     max_inflight_mib: int = Field(default=64, ge=1)
     #: gRPC calls open at once; grpc itself refuses more with RESOURCE_EXHAUSTED (without
     #: RetryInfo, so keep it above the number of exporters that send at the same moment)

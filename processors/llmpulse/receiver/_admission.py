@@ -98,7 +98,12 @@ class Admission:
         selfmetrics: SelfMetrics | None = None,
     ) -> None:
         self._soft = int(memory_limit_bytes * soft_fraction)
-        self._max_inflight = max_inflight_bytes
+        # With a memory limit, the bodies admitted at once must fit the headroom above the soft
+        # limit too: a third of it, as a body is copied and decoded while others wait.
+        headroom = (memory_limit_bytes - self._soft) // 3
+        self._max_inflight = min(max_inflight_bytes, headroom) if headroom > 0 else max_inflight_bytes
+        #: the size of recent bodies, reserved for a call admitted before its body is read
+        self._expected = 0
         self._retry_after = retry_after_s
         self._rss = rss
         self._clock = clock
@@ -146,9 +151,18 @@ class Admission:
                     )
         self._inflight += size
 
-    def enter_read(self, size: int) -> None:
-        """Account for a body already read (admitted before its size was known)."""
-        self._inflight += size
+    def enter_unread(self) -> int:
+        """Admit a call whose body is not read yet (gRPC): it reserves the size of recent bodies,
+        so that calls admitted together cannot bring in more than the in-flight budget. Returns
+        the reservation, to hand to ``enter_read``."""
+        reserved = self._expected
+        self.enter(reserved)
+        return reserved
+
+    def enter_read(self, size: int, reserved: int = 0) -> None:
+        """Account for a body read after ``enter_unread`` reserved ``reserved`` bytes for it."""
+        self._inflight += size - reserved
+        self._expected = max(size, (self._expected * 7 + size) // 8)
 
     def leave(self, size: int) -> None:
         self._inflight = max(0, self._inflight - size)

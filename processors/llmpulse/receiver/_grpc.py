@@ -132,14 +132,18 @@ class GRPCReceiver:
             # Decide before reading the body: a refused call then costs no more than its
             # flow-control window, instead of a whole message grpc would have buffered.
             try:
-                self._admission.enter(0)
+                reserved = self._admission.enter_unread()
             except Overloaded as exc:
                 await retry_later(context, exc.reason, exc)
             body = b""
-            async for message in requests:
-                body = message
-                break
-            self._admission.enter_read(len(body))
+            try:
+                async for message in requests:
+                    body = message
+                    break
+            except BaseException:
+                self._admission.leave(reserved)
+                raise
+            self._admission.enter_read(len(body), reserved)
             try:
                 try:
                     request = decode_protobuf(signal, body)
