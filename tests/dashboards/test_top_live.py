@@ -56,6 +56,12 @@ def metrics_url() -> Iterator[str]:
         server.server_close()
 
 
+def _sigint_default() -> None:
+    """Ctrl-C as a terminal delivers it: a shell that starts the suite in the background (``cmd &``
+    without job control) leaves SIGINT ignored, and Python keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
     out = b""
     deadline = time.monotonic() + timeout
@@ -77,6 +83,7 @@ def test_live_table_refreshes_until_ctrl_c(metrics_url: str) -> None:
         stdout=follower,
         stderr=follower,
         env={**os.environ, "COLUMNS": "140", "LINES": "40", "TERM": "xterm"},
+        preexec_fn=_sigint_default,
     )
     os.close(follower)
     try:
@@ -108,6 +115,7 @@ def test_live_json_streams_one_document_per_refresh(metrics_url: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_sigint_default,
     )
     try:
         assert proc.stdout is not None
