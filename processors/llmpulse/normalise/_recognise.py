@@ -7,6 +7,7 @@ usable value. The quirks (exclusive input tokens, TTFT only on streams) are flag
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,10 @@ from llmpulse.dialects import DIALECTS, Dialect
 from llmpulse.dialects._spec import A, J, Mapped, Since, Sum
 from llmpulse.normalise._names import host_of, operation_name, provider_name
 from llmpulse.normalise._values import (
+    MAX_LABEL_CHARS,
+    MAX_SECONDS,
+    MAX_TOKENS,
+    MISSING,
     as_bool,
     as_float,
     as_int,
@@ -27,6 +32,19 @@ from llmpulse.normalise._values import (
     walk,
 )
 from llmpulse.otlp import attrs_to_dict
+
+try:  # the plan walk in C (setup.py builds it); _read_fields below is its pure-Python twin
+    from llmpulse.normalise._fields import configure, read_fields
+
+    configure(MISSING, MAX_TOKENS, MAX_LABEL_CHARS, MAX_SECONDS * 1000)
+    _native_read_fields: Callable[..., tuple[dict[str, Any], bool]] | None = read_fields
+except ImportError as exc:
+    if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1":
+        raise ImportError(
+            "LLMPULSE_REQUIRE_NATIVE=1 but llmpulse.normalise._fields is not built: "
+            "install a C compiler and reinstall llmpulse (`pip install -e .`)"
+        ) from exc
+    _native_read_fields = None
 
 
 def _float(raw: Any, scale: float) -> float | None:
@@ -48,6 +66,9 @@ def _str(raw: Any, scale: float) -> str | None:
 def _strs(raw: Any, scale: float) -> list[str] | None:
     return as_str_list(raw) or None
 
+
+#: the parsers ``_fields.read_fields`` has a fast path for (the common types of each), by code
+_FAST_PATHS: dict[Callable[[Any, float], Any], int] = {_int: 1, _str: 2, _float: 3, _bool: 4}
 
 _PARSERS: dict[str, Callable[[Any, float], Any]] = {
     "operation": _str,
@@ -179,8 +200,9 @@ class Recogniser:
 _ATTR, _JSON, _READ = 0, 1, 2
 #: (how, attribute key, source, scale, implies_streaming)
 _Step = tuple[int, str, Any, float, bool]
-#: (field, parser, steps) for the fields a span can fill, in table order
-_Plan = tuple[tuple[str, Callable[[Any, float], Any], tuple[_Step, ...]], ...]
+#: (field, parser, its fast-path code in ``_fields``, steps) for the fields a span can fill, in
+#: table order
+_Plan = tuple[tuple[str, Callable[[Any, float], Any], int, tuple[_Step, ...]], ...]
 #: a step and the attributes without which it reads nothing
 _Entry = tuple[_Step, frozenset[str] | None]
 
@@ -242,7 +264,7 @@ class _Table:
             for name, parse, entries in self._steps:
                 kept = tuple(step for step, need in entries if need is None or not need.isdisjoint(present))
                 if kept:
-                    fields.append((name, parse, kept))
+                    fields.append((name, parse, _FAST_PATHS.get(parse, 0), kept))
             plan = tuple(fields)
             if len(self._plans) >= 1024:
                 self._plans.clear()
@@ -283,26 +305,20 @@ def _table(dialect: Dialect) -> _Table:
 
 
 def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool]:
+    """Each field's value from the first of its sources that holds a usable one, and whether
+    that source implies a stream. ``_fields.read_fields`` walks the same plan in C."""
+    table = _table(dialect)
+    attrs = view.attrs
+    plan = table.plan(table.keys.intersection(attrs))
+    if _native_read_fields is not None:
+        return _native_read_fields(attrs, plan, view, _read_source)
     values: dict[str, Any] = {}
     implied_streaming = False
-    attrs = view.attrs
-    table = _table(dialect)
-    structured: dict[str, Any] | None = None
-    for name, parse, steps in table.plan(table.keys.intersection(attrs)):
-        for how, key, source, scale, implies in steps:
-            if how == _ATTR:
-                raw = attrs.get(key)
-            elif how == _JSON:  # J.read, with the attribute parsed once for all its paths
-                if structured is None:
-                    structured = {}
-                if key in structured:
-                    node = structured[key]
-                else:
-                    raw = attrs.get(key)
-                    node = structured[key] = None if raw is None else parse_structured(raw)
-                raw = None if node is None else walk(node, source.path)
-            else:
-                raw = source.read(view)
+    structured: dict[str, Any] = {}
+    for name, parse, _, steps in plan:
+        for step in steps:
+            how, key, _, scale, implies = step
+            raw = attrs.get(key) if how == _ATTR else _read_source(step, view, structured)
             if raw is None:
                 continue
             value = parse(raw, scale)
@@ -312,6 +328,21 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
             implied_streaming = implied_streaming or implies
             break
     return values, implied_streaming
+
+
+def _read_source(step: _Step, view: SpanView, structured: dict[str, Any]) -> Any:
+    """The raw value of a source that is not a plain attribute: a path inside a structured
+    attribute (parsed once per span, in ``structured``, however many paths read it), or what
+    the source's ``read`` finds."""
+    how, key, source = step[:3]
+    if how != _JSON:
+        return source.read(view)
+    if key in structured:
+        node = structured[key]
+    else:
+        raw = view.attrs.get(key)
+        node = structured[key] = None if raw is None else parse_structured(raw)
+    return None if node is None else walk(node, source.path)
 
 
 def _build_call(
