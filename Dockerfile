@@ -13,8 +13,8 @@ ARG PYTHON_VERSION=3.11
 FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-# A C compiler for the native OTLP scanner (llmpulse.otlp._scan, setup.py) that the wheel carries;
-# only this stage compiles.
+# A C compiler for the native extensions the wheel carries (llmpulse.otlp._scan,
+# llmpulse.normalise._fields; setup.py); only this stage compiles.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 RUN python -m pip install --upgrade pip build
 COPY pyproject.toml setup.py ./
@@ -23,9 +23,10 @@ COPY processors ./processors
 COPY README.m[d] ./
 RUN test -f README.md || touch README.md
 RUN python -m build --wheel --outdir /dist .
-# The extension is optional in setup.py (a checkout without a compiler still installs); the image
-# must not ship without it.
-RUN python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/otlp/_scan\.cpython-.*\.so'
+# The extensions are optional in setup.py (a checkout without a compiler still installs); the
+# image must not ship without them.
+RUN python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/otlp/_scan\.cpython-.*\.so' \
+ && python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/normalise/_fields\.cpython-.*\.so'
 # Every dependency as a wheel too, so the final stage installs offline and needs no compiler.
 RUN python -m pip wheel --wheel-dir /dist "$(ls /dist/llmpulse-*.whl)[kubernetes]"
 

@@ -77,6 +77,7 @@ def test_builder_compiles_the_native_scanner_and_refuses_a_wheel_without_it(stag
     assert install < build
     check = runs[build + 1]  # setup.py marks the extension optional: the image must not be
     assert "zipfile -l /dist/llmpulse-*.whl" in check and "llmpulse/otlp/_scan" in check
+    assert "llmpulse/normalise/_fields" in check
 
 
 def test_final_stage_has_no_build_tools_and_installs_offline_from_the_builder(stages: list[Stage]) -> None:
@@ -157,9 +158,10 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
         assert "llmpulse = llmpulse.cli:main" in archive.read(entry_points).decode()
     assert {"llmpulse/k8s/__init__.py", "llmpulse/enrich/prices.yaml", "llmpulse/py.typed"} <= names
-    # the native scanner, compiled for this interpreter, and its type stub
+    # the native scanner and dialect-table reader, compiled for this interpreter, and their type stubs
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
     assert f"llmpulse/otlp/_scan{suffix}" in names, sorted(n for n in names if "_scan" in n)
+    assert {f"llmpulse/normalise/_fields{suffix}", "llmpulse/normalise/_fields.pyi"} <= names
     assert {"llmpulse/otlp/_scan.pyi", "llmpulse/otlp/_scan_py.py", "llmpulse/otlp/scan.py"} <= names
     assert not any(n.startswith(("tests/", "helm/")) for n in names)
     assert "Provides-Extra: kubernetes" in metadata
