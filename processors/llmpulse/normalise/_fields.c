@@ -10,14 +10,16 @@
  * (tests/normalise/test_fields.py holds the two to it).
  *
  * The plan: a tuple of fields ``(name, parse, code, steps)``; ``code`` says which fast path
- * ``parse`` has (0 none, 1 int, 2 str, 3 float, 4 bool); each step is
- * ``(how, key, source, scale, implies_streaming)`` with ``how`` 0 for a plain attribute.
+ * ``parse`` has (0 none, 1 int, 2 str, 3 float, 4 bool, 5 list of str); each step is
+ * ``(how, key, source, scale, implies_streaming, needs)`` with ``how`` 0 for a plain attribute
+ * and ``needs`` the attributes without which any other source reads nothing (``None``: it reads
+ * other facts of the span), so an absent source costs a dict lookup, not a call.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 
-enum { PARSE_OTHER = 0, PARSE_INT = 1, PARSE_STR = 2, PARSE_FLOAT = 3, PARSE_BOOL = 4 };
+enum { PARSE_OTHER = 0, PARSE_INT = 1, PARSE_STR = 2, PARSE_FLOAT = 3, PARSE_BOOL = 4, PARSE_STRS = 5 };
 
 /* set once by configure(): the values of llmpulse.normalise._values */
 static PyObject *missing = NULL; /* frozenset of strings meaning "not set" */
@@ -36,6 +38,29 @@ configure(PyObject *module, PyObject *args)
     Py_INCREF(set);
     Py_XSETREF(missing, set);
     Py_RETURN_NONE;
+}
+
+/* as_str on an exact str: 1 kept as it is, 0 "missing" (None), -1 Python must decide (outer
+ * whitespace to strip, too long, or empty) */
+static int
+clean_str(PyObject *raw)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
+    if (n == 0 || n > max_label_chars) {
+        return -1;
+    }
+    int kind = PyUnicode_KIND(raw);
+    const void *data = PyUnicode_DATA(raw);
+    if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) ||
+        Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, n - 1))) {
+        return -1; /* str.strip() has work to do */
+    }
+    int absent = PySet_Contains(missing, raw);
+    if (absent < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    return !absent;
 }
 
 /* The parsed value of ``raw`` when the fast path decides it (a new reference, or Py_None for
@@ -60,25 +85,48 @@ fast_parse(int code, PyObject *raw, double scale)
         return NULL;
     case PARSE_STR:
         if (PyUnicode_CheckExact(raw)) {
-            Py_ssize_t n = PyUnicode_GET_LENGTH(raw);
-            if (n == 0 || n > max_label_chars) {
+            int clean = clean_str(raw);
+            if (clean < 0) {
                 return NULL;
             }
-            int kind = PyUnicode_KIND(raw);
-            const void *data = PyUnicode_DATA(raw);
-            if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, 0)) ||
-                Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, n - 1))) {
-                return NULL; /* str.strip() has work to do */
-            }
-            int absent = PySet_Contains(missing, raw);
-            if (absent < 0) {
+            return clean ? Py_NewRef(raw) : Py_NewRef(Py_None);
+        }
+        return NULL;
+    case PARSE_STRS:
+        /* a list of strings (semconv's finish_reasons): the clean ones, "missing" ones left out,
+         * None when none is left; a single clean string without a comma or "[": a list of it */
+        if (PyList_CheckExact(raw) || PyTuple_CheckExact(raw)) {
+            Py_ssize_t n = PySequence_Fast_GET_SIZE(raw);
+            PyObject **items = PySequence_Fast_ITEMS(raw);
+            PyObject *kept = PyList_New(0);
+            if (kept == NULL) {
                 PyErr_Clear();
                 return NULL;
             }
-            if (absent) {
+            for (Py_ssize_t i = 0; i < n; i++) {
+                int clean = PyUnicode_CheckExact(items[i]) ? clean_str(items[i]) : -1;
+                if (clean < 0 || (clean && PyList_Append(kept, items[i]) < 0)) {
+                    PyErr_Clear();
+                    Py_DECREF(kept);
+                    return NULL;
+                }
+            }
+            if (PyList_GET_SIZE(kept) == 0) {
+                Py_DECREF(kept);
                 Py_RETURN_NONE;
             }
-            return Py_NewRef(raw);
+            return kept;
+        }
+        if (PyUnicode_CheckExact(raw) && PyUnicode_GET_LENGTH(raw) > 0 &&
+            PyUnicode_FindChar(raw, ',', 0, PY_SSIZE_T_MAX, 1) == -1 &&
+            PyUnicode_READ_CHAR(raw, 0) != '[' && clean_str(raw) == 1) {
+            PyObject *single = PyList_New(1);
+            if (single == NULL) {
+                PyErr_Clear();
+                return NULL;
+            }
+            PyList_SET_ITEM(single, 0, Py_NewRef(raw));
+            return single;
         }
         return NULL;
     case PARSE_FLOAT:
@@ -140,8 +188,9 @@ read_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_ssize_t nsteps = PyTuple_GET_SIZE(steps);
         for (Py_ssize_t s = 0; s < nsteps; s++) {
             PyObject *step = PyTuple_GET_ITEM(steps, s);
-            if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != 5) {
-                PyErr_SetString(PyExc_TypeError, "read_fields: a step is (how, key, source, scale, implies)");
+            if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != 6) {
+                PyErr_SetString(PyExc_TypeError,
+                                "read_fields: a step is (how, key, source, scale, implies, needs)");
                 goto error;
             }
             PyObject *raw; /* a new reference */
@@ -160,6 +209,19 @@ read_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 Py_INCREF(raw);
             }
             else {
+                PyObject *needs = PyTuple_GET_ITEM(step, 5);
+                if (PyTuple_Check(needs)) {
+                    int present = 0;
+                    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(needs) && !present; k++) {
+                        present = PyDict_Contains(attrs, PyTuple_GET_ITEM(needs, k));
+                        if (present < 0) {
+                            goto error;
+                        }
+                    }
+                    if (!present) {
+                        continue;
+                    }
+                }
                 if (structured == NULL && (structured = PyDict_New()) == NULL) {
                     goto error;
                 }

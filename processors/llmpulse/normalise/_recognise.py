@@ -68,7 +68,7 @@ def _strs(raw: Any, scale: float) -> list[str] | None:
 
 
 #: the parsers ``_fields.read_fields`` has a fast path for (the common types of each), by code
-_FAST_PATHS: dict[Callable[[Any, float], Any], int] = {_int: 1, _str: 2, _float: 3, _bool: 4}
+_FAST_PATHS: dict[Callable[[Any, float], Any], int] = {_int: 1, _str: 2, _float: 3, _bool: 4, _strs: 5}
 
 _PARSERS: dict[str, Callable[[Any, float], Any]] = {
     "operation": _str,
@@ -205,6 +205,8 @@ _Step = tuple[int, str, Any, float, bool]
 _Plan = tuple[tuple[str, Callable[[Any, float], Any], int, tuple[_Step, ...]], ...]
 #: a step and the attributes without which it reads nothing
 _Entry = tuple[_Step, frozenset[str] | None]
+#: a step for ``_fields.read_fields``: ``_Step`` and those attributes (``None``: it reads other facts)
+_NativeStep = tuple[int, str, Any, float, bool, tuple[str, ...] | None]
 
 
 def _source_keys(source: Any) -> frozenset[str] | None:
@@ -219,9 +221,11 @@ def _source_keys(source: Any) -> frozenset[str] | None:
 class _Table:
     """A dialect's table prepared once for the hot path.
 
-    Most sources of a table are absent from any one span, so the plan is cut down to the fields
-    and sources the span's set of table keys can fill, and cached by that set (it varies little:
-    content keys and other extras are not part of it). Alias lookups are cached per raw value."""
+    Most sources of a table are absent from any one span. The C walk (``_fields.read_fields``)
+    takes the whole table (``native``) and skips a source whose attributes are absent with a
+    dict lookup; the Python walk cuts the plan down to the fields and sources the span's set of
+    table keys can fill, cached by that set (it varies little: content keys and other extras are
+    not part of it). Alias lookups are cached per raw value."""
 
     __slots__ = (
         "_op_aliases",
@@ -230,6 +234,7 @@ class _Table:
         "_steps",
         "dialect",
         "keys",
+        "native",
         "operations",
         "providers",
     )
@@ -237,6 +242,7 @@ class _Table:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         steps: list[tuple[str, Callable[[Any, float], Any], tuple[_Entry, ...]]] = []
+        native: list[tuple[str, Callable[[Any, float], Any], int, tuple[_NativeStep, ...]]] = []
         keys: set[str] = set()
         for name, sources in dialect.fields.items():
             entries = []
@@ -247,9 +253,13 @@ class _Table:
                 if type(source) is A or type(source) is J:
                     how, key = _ATTR if type(source) is A else _JSON, source.key
                 entries.append(((how, key, source, source.scale, source.implies_streaming), needs))
-            steps.append((name, _PARSERS[name], tuple(entries)))
+            parse = _PARSERS[name]
+            steps.append((name, parse, tuple(entries)))
+            native_steps = tuple((*step, None if need is None else tuple(need)) for step, need in entries)
+            native.append((name, parse, _FAST_PATHS.get(parse, 0), native_steps))
         self.keys = frozenset(keys)
         self._steps = tuple(steps)
+        self.native = tuple(native)
         self._plans: dict[frozenset[str], _Plan] = {}
         self.operations: dict[str, str] = {}
         self.providers: dict[str, str | None] = {}
@@ -309,13 +319,12 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
     that source implies a stream. ``_fields.read_fields`` walks the same plan in C."""
     table = _table(dialect)
     attrs = view.attrs
-    plan = table.plan(table.keys.intersection(attrs))
     if _native_read_fields is not None:
-        return _native_read_fields(attrs, plan, view, _read_source)
+        return _native_read_fields(attrs, table.native, view, _read_source)
     values: dict[str, Any] = {}
     implied_streaming = False
     structured: dict[str, Any] = {}
-    for name, parse, _, steps in plan:
+    for name, parse, _, steps in table.plan(table.keys.intersection(attrs)):
         for step in steps:
             how, key, _, scale, implies = step
             raw = attrs.get(key) if how == _ATTR else _read_source(step, view, structured)
@@ -330,7 +339,7 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
     return values, implied_streaming
 
 
-def _read_source(step: _Step, view: SpanView, structured: dict[str, Any]) -> Any:
+def _read_source(step: _Step | _NativeStep, view: SpanView, structured: dict[str, Any]) -> Any:
     """The raw value of a source that is not a plain attribute: a path inside a structured
     attribute (parsed once per span, in ``structured``, however many paths read it), or what
     the source's ``read`` finds."""
