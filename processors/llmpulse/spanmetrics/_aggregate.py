@@ -71,7 +71,7 @@ class MetricState:
 
 
 class _Bound:
-    """The series one call label set feeds, found once (``SpanMetrics._record_one``): one slot
+    """The series one call label set feeds, found once (``SpanMetrics._record_calls``): one slot
     per series (None until first fed), an attribute read being cheaper than a dict lookup."""
 
     __slots__ = (
@@ -181,103 +181,114 @@ class SpanMetrics:
             # the lock) never sees a batch that is in the WAL but not yet in the aggregate.
             if journal and self.journal is not None:
                 self.journal(calls)
-            for call in calls:
-                self._record_one(call, now)
+            self._record_calls(calls, now)
 
-    def _record_one(self, call: LLMCall, now: float) -> None:
-        """One call into its series. Unrolled (no per-call tuples of token types, no
-        ``observe`` calls): this runs once per counted call under the lock."""
-        dims = call.dimensions
-        key: tuple[Any, ...] = (
-            (call.operation, call.provider, call.request_model, call.response_model, call.service_name)
-            if not dims
-            else (
-                call.operation,
-                call.provider,
-                call.request_model,
-                call.response_model,
-                call.service_name,
-                *dims.items(),
-            )
-        )
-        bound = self._bound.get(key)
-        if bound is None:
-            if len(self._bound) >= self._bound_limit:
-                self._bound.clear()
-            bound = self._bound[key] = _Bound(base_labels(call))
+    def _record_calls(self, calls: Sequence[LLMCall], now: float) -> None:
+        """Each call into its series. One loop for the batch, unrolled (no per-call method call,
+        tuples of token types or ``observe`` calls; the maps and buckets are locals): this runs
+        once per counted call under the lock."""
+        bound_of = self._bound
         get = self._get
+        bisect = bisect_left
+        duration_buckets = _DURATION_BUCKETS
+        usage_buckets = _TOKEN_USAGE_BUCKETS
+        for call in calls:
+            dims = call.dimensions
+            # The dimensions' names, then their values, not ``*dims.items()``: the same label set
+            # gives the same key (the length fixes where the values start) without a pair tuple
+            # per dimension to build, hash and compare on every call.
+            key: tuple[Any, ...] = (
+                (call.operation, call.provider, call.request_model, call.response_model, call.service_name)
+                if not dims
+                else (
+                    call.operation,
+                    call.provider,
+                    call.request_model,
+                    call.response_model,
+                    call.service_name,
+                    *dims,
+                    *dims.values(),
+                )
+            )
+            bound = bound_of.get(key)
+            if bound is None:
+                if len(bound_of) >= self._bound_limit:
+                    bound_of.clear()
+                bound = bound_of[key] = _Bound(base_labels(call))
 
-        duration = call.duration_s
-        if duration is not None:
-            error_class = call.error_class or ""
-            state = bound.durations.get(error_class) or self._duration(bound, error_class, now)
-            state.updated = now
-            state.counts[bisect_left(_DURATION_BUCKETS, duration)] += 1
-            state.total += duration
-            state.count += 1
-
-        input_tokens = call.input_tokens
-        output_tokens = call.output_tokens
-        if input_tokens is not None:
-            state = bound.usage_input or get(bound, "usage_input", _TOKEN_USAGE, _INPUT, now)
-            state.updated = now
-            value = float(input_tokens)
-            state.counts[bisect_left(_TOKEN_USAGE_BUCKETS, value)] += 1
-            state.total += value
-            state.count += 1
-            state = bound.tokens_input or get(bound, "tokens_input", _TOKENS, _INPUT, now)
-            state.updated = now
-            state.value += input_tokens
-        if output_tokens is not None:
-            state = bound.usage_output or get(bound, "usage_output", _TOKEN_USAGE, _OUTPUT, now)
-            state.updated = now
-            value = float(output_tokens)
-            state.counts[bisect_left(_TOKEN_USAGE_BUCKETS, value)] += 1
-            state.total += value
-            state.count += 1
-            state = bound.tokens_output or get(bound, "tokens_output", _TOKENS, _OUTPUT, now)
-            state.updated = now
-            state.value += output_tokens
-        amount = call.cache_read_tokens
-        if amount is not None:
-            state = bound.tokens_cache_read or get(bound, "tokens_cache_read", _TOKENS, _CACHE_READ, now)
-            state.updated = now
-            state.value += amount
-        amount = call.cache_write_tokens
-        if amount is not None:
-            state = bound.tokens_cache_write or get(bound, "tokens_cache_write", _TOKENS, _CACHE_WRITE, now)
-            state.updated = now
-            state.value += amount
-        amount = call.reasoning_tokens
-        if amount is not None:
-            state = bound.tokens_reasoning or get(bound, "tokens_reasoning", _TOKENS, _REASONING, now)
-            state.updated = now
-            state.value += amount
-
-        ttft = call.ttft_s
-        if call.streaming and ttft is not None:
-            state = bound.ttft or get(bound, "ttft", _TTFT, (), now)
-            state.updated = now
-            state.counts[bisect_left(_TTFT_BUCKETS, ttft)] += 1
-            state.total += ttft
-            state.count += 1
-            if duration is not None and output_tokens is not None and output_tokens > 1:
-                per_chunk = max(duration - ttft, 0.0) / (output_tokens - 1)
-                state = bound.per_chunk or get(bound, "per_chunk", _PER_CHUNK, (), now)
+            duration = call.duration_s
+            if duration is not None:
+                error_class = call.error_class or ""
+                state = bound.durations.get(error_class) or self._duration(bound, error_class, now)
                 state.updated = now
-                state.counts[bisect_left(_PER_CHUNK_BUCKETS, per_chunk)] += 1
-                state.total += per_chunk
+                state.counts[bisect(duration_buckets, duration)] += 1
+                state.total += duration
                 state.count += 1
 
-        cost = call.cost_usd
-        if cost is not None:
-            state = bound.cost or get(bound, "cost", _COST, (), now)
-            state.updated = now
-            state.value += cost
-        elif input_tokens is not None or output_tokens is not None:
-            state = bound.unpriced or get(bound, "unpriced", _UNPRICED, (), now)
-            state.updated = now
-            state.value += 1
+            input_tokens = call.input_tokens
+            output_tokens = call.output_tokens
+            if input_tokens is not None:
+                state = bound.usage_input or get(bound, "usage_input", _TOKEN_USAGE, _INPUT, now)
+                state.updated = now
+                value = float(input_tokens)
+                state.counts[bisect(usage_buckets, value)] += 1
+                state.total += value
+                state.count += 1
+                state = bound.tokens_input or get(bound, "tokens_input", _TOKENS, _INPUT, now)
+                state.updated = now
+                state.value += input_tokens
+            if output_tokens is not None:
+                state = bound.usage_output or get(bound, "usage_output", _TOKEN_USAGE, _OUTPUT, now)
+                state.updated = now
+                value = float(output_tokens)
+                state.counts[bisect(usage_buckets, value)] += 1
+                state.total += value
+                state.count += 1
+                state = bound.tokens_output or get(bound, "tokens_output", _TOKENS, _OUTPUT, now)
+                state.updated = now
+                state.value += output_tokens
+            amount = call.cache_read_tokens
+            if amount is not None:
+                state = bound.tokens_cache_read or get(bound, "tokens_cache_read", _TOKENS, _CACHE_READ, now)
+                state.updated = now
+                state.value += amount
+            amount = call.cache_write_tokens
+            if amount is not None:
+                state = bound.tokens_cache_write or get(
+                    bound, "tokens_cache_write", _TOKENS, _CACHE_WRITE, now
+                )
+                state.updated = now
+                state.value += amount
+            amount = call.reasoning_tokens
+            if amount is not None:
+                state = bound.tokens_reasoning or get(bound, "tokens_reasoning", _TOKENS, _REASONING, now)
+                state.updated = now
+                state.value += amount
+
+            ttft = call.ttft_s
+            if call.streaming and ttft is not None:
+                state = bound.ttft or get(bound, "ttft", _TTFT, (), now)
+                state.updated = now
+                state.counts[bisect(_TTFT_BUCKETS, ttft)] += 1
+                state.total += ttft
+                state.count += 1
+                if duration is not None and output_tokens is not None and output_tokens > 1:
+                    per_chunk = max(duration - ttft, 0.0) / (output_tokens - 1)
+                    state = bound.per_chunk or get(bound, "per_chunk", _PER_CHUNK, (), now)
+                    state.updated = now
+                    state.counts[bisect(_PER_CHUNK_BUCKETS, per_chunk)] += 1
+                    state.total += per_chunk
+                    state.count += 1
+
+            cost = call.cost_usd
+            if cost is not None:
+                state = bound.cost or get(bound, "cost", _COST, (), now)
+                state.updated = now
+                state.value += cost
+            elif input_tokens is not None or output_tokens is not None:
+                state = bound.unpriced or get(bound, "unpriced", _UNPRICED, (), now)
+                state.updated = now
+                state.value += 1
 
     def _get(self, bound: _Bound, slot: str, metric: str, extra: LabelSet, now: float) -> Any:
         """The series of ``metric`` for ``bound.base + extra``, remembered in ``bound``'s ``slot``
