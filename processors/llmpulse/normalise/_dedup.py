@@ -109,6 +109,10 @@ def _nearest(start_ns: int, end_ns: int, entries: Iterable[_Entry], kind: bool, 
     return best
 
 
+#: no resource key is this object (``Deduplicator._across_batches``)
+_NO_KEY: Final = object()
+
+
 def _paired(entry: _Entry) -> _Entry:
     return (entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], True)
 
@@ -123,6 +127,7 @@ class Deduplicator:
         "_recent",
         "_recent_size",
         "_traces",
+        "_traces_servers",
         "_traces_size",
         "_window",
     )
@@ -140,6 +145,9 @@ class Deduplicator:
         #: counted calls by trace, least recently touched first, for server/client pairing
         self._traces: OrderedDict[bytes, tuple[_Entry, ...]] = OrderedDict()
         self._traces_size = 0
+        #: how many of the ``_traces_size`` entries are server-side: a call pairs only with the
+        #: other kind, so ``_nearest`` is skipped when there is none (no model server: the usual case)
+        self._traces_servers = 0
 
     def resolve(
         self, candidates: list[Candidate], parents_of: Callable[[set[bytes]], dict[SpanKey, bytes]]
@@ -241,41 +249,54 @@ class Deduplicator:
     def _across_batches(self, counted: list[Candidate], now: float) -> None:
         window = self._window
         resources = self._recent
+        limit = self._max
+        # Candidates come grouped by resource (one resource key object per resource in the
+        # request): the previous candidate's resource is reused without hashing the key again,
+        # and its window was already applied for this ``now`` (entries are only added here with
+        # ``seen == now``, and ``_evict``, which may drop resources, forgets it).
+        last_key: object = _NO_KEY
+        resource = _Resource()  # replaced at the first candidate (``last_key`` matches no key)
         for cand in counted:
             if cand.duplicate_of is not None:  # a sibling in this batch
                 continue
             native = cand.dialect.sdk_native
-            resource = resources.get(cand.resource_key)
-            if resource is None:
-                resource = resources[cand.resource_key] = _Resource()
-            entries = resource.entries
-            kinds = resource.kinds
-            if entries:
+            key = cand.resource_key
+            if key is not last_key or window < 0:
+                found_resource = resources.get(key)
+                if found_resource is None:
+                    found_resource = resources[key] = _Resource()
+                resource = found_resource
+                last_key = key
+                entries = resource.entries
+                kinds = resource.kinds
                 while entries and now - entries[0][_SEEN] > window:
                     kinds[entries.popleft()[_KIND]] -= 1
                     self._recent_size -= 1
-                if entries and kinds[not native]:
-                    # as within a batch, among the 512 newest: with concurrent calls of one
-                    # model the first overlapping one may be the other call's
-                    found = _nearest(
-                        cand.start_ns,
-                        cand.end_ns,
-                        itertools.islice(reversed(entries), 512),
-                        native,
-                        cand.call.request_model,
-                    )
-                    if found >= 0:
-                        entry = entries[-1 - found]
-                        entries[-1 - found] = _paired(entry)
-                        _mark(cand, entry[_SPAN], "sdk_sibling")
-                        continue
+            entries = resource.entries
+            kinds = resource.kinds
+            if entries and kinds[not native]:
+                # as within a batch, among the 512 newest: with concurrent calls of one
+                # model the first overlapping one may be the other call's
+                found = _nearest(
+                    cand.start_ns,
+                    cand.end_ns,
+                    itertools.islice(reversed(entries), 512),
+                    native,
+                    cand.call.request_model,
+                )
+                if found >= 0:
+                    entry = entries[-1 - found]
+                    entries[-1 - found] = _paired(entry)
+                    _mark(cand, entry[_SPAN], "sdk_sibling")
+                    continue
             entries.append(
                 (now, cand.start_ns, cand.end_ns, native, cand.call.request_model, cand.span_id, False)
             )
             kinds[native] += 1
             self._recent_size += 1
-            if self._recent_size > self._max:
+            if self._recent_size > limit:
                 self._evict()
+                last_key = _NO_KEY
 
     # -- a model server's span and the app's call span, exported apart ----------------------
     def _server_client(self, counted: list[Candidate], now: float) -> None:
@@ -285,19 +306,20 @@ class Deduplicator:
             oldest = next(iter(traces.values()))
             if now - oldest[-1][_SEEN] <= window:
                 break
-            self._traces_size -= len(traces.popitem(last=False)[1])
-        here: dict[bytes, Candidate] | None = None
+            self._forget_oldest_trace()
         # within one request the client's view is kept, as when the parent chain is visible:
         # client-side candidates first (a stable partition, as a sort on ``server_side``)
-        order: Iterable[Candidate] = counted
+        order = counted
         for cand in counted:
             if cand.dialect.server_side:
-                order = itertools.chain(
-                    [c for c in counted if not c.dialect.server_side],
-                    [c for c in counted if c.dialect.server_side],
-                )
+                order = [c for c in counted if not c.dialect.server_side]
+                order += [c for c in counted if c.dialect.server_side]
                 break
         limit = self._max
+        # the candidates remembered so far in this request, for the fill-in when one pairs
+        # (a list: the lookup by span happens only on a pair, which is rare)
+        added: list[Candidate] = []
+        remember = added.append
         for cand in order:
             if cand.duplicate_of is not None:  # marked by an earlier stage
                 continue
@@ -305,12 +327,14 @@ class Deduplicator:
             trace = cand.trace_id
             entries = traces.get(trace)
             if entries is not None:
-                found = _nearest(cand.start_ns, cand.end_ns, entries, server, None)
+                # only the other kind pairs: look when some entry (of any trace) is of it
+                others = self._traces_size - self._traces_servers if server else self._traces_servers
+                found = _nearest(cand.start_ns, cand.end_ns, entries, server, None) if others else -1
                 if found >= 0:
                     entry = entries[found]
                     traces[trace] = (*entries[:found], _paired(entry), *entries[found + 1 :])
                     _mark(cand, entry[_SPAN], "nested")
-                    kept = here.get(entry[_SPAN]) if here is not None else None
+                    kept = _last_of_span(added, entry[_SPAN])
                     if kept is not None:
                         kept.call.fill_gaps_from(cand.call)
                     continue
@@ -321,12 +345,19 @@ class Deduplicator:
                 )
             else:
                 traces[trace] = ((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),)
-            if here is None:
-                here = {}
-            here[cand.span_id] = cand
+            remember(cand)
             self._traces_size += 1
+            if server:
+                self._traces_servers += 1
             while self._traces_size > limit and traces:
-                self._traces_size -= len(traces.popitem(last=False)[1])
+                self._forget_oldest_trace()
+
+    def _forget_oldest_trace(self) -> None:
+        """Drop the least recently touched trace's entries (window or bound)."""
+        entries = self._traces.popitem(last=False)[1]
+        self._traces_size -= len(entries)
+        if self._traces_servers:
+            self._traces_servers -= sum(1 for entry in entries if entry[_KIND])
 
     def _evict(self) -> None:
         resources = self._recent
@@ -340,6 +371,14 @@ class Deduplicator:
                 self._recent_size -= 1
             if not entries:
                 del resources[key]
+
+
+def _last_of_span(added: list[Candidate], span_id: bytes) -> Candidate | None:
+    """The last of ``added`` whose span is ``span_id``, if any."""
+    for cand in reversed(added):
+        if cand.span_id == span_id:
+            return cand
+    return None
 
 
 def _mark(cand: Candidate, kept: bytes, reason: str) -> None:
