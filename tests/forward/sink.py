@@ -4,12 +4,15 @@
 keeps every request it accepted; ``fail`` makes it answer with a chosen gRPC status (with or
 without ``RetryInfo``) or a ``partial_success``, so the sender's handling of each OTLP outcome is
 exercised over the wire; ``delay_s`` makes each call that slow (a slow collector) and
-``max_in_flight`` is the most calls it had at once. ``Rotel`` runs the real ``rotel-agent`` (PyPI
-``rotel``) as the collector beside llmpulse, one exporter endpoint per signal.
+``max_in_flight`` is the most calls it had at once. ``OTLPHttpSink`` is the same over OTLP/HTTP
+(binary protobuf), answering with a chosen HTTP status and ``Retry-After``. ``Rotel`` runs the
+real ``rotel-agent`` (PyPI ``rotel``) as the collector beside llmpulse, one exporter endpoint per
+signal.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import socket
@@ -19,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +197,105 @@ class _RpcStatus(grpc.Status):  # type: ignore[misc]
         self.trailing_metadata = trailing_metadata
 
 
+@dataclass(frozen=True)
+class HttpFailure:
+    """How ``OTLPHttpSink`` answers instead of accepting: this status, maybe a ``Retry-After``
+    value and a ``google.rpc.Status`` body; or accept with ``rejected`` items in partial success."""
+
+    status: int = 200
+    retry_after: str | None = None
+    message: str = "sink says no"
+    rejected: int = 0
+
+
+class OTLPHttpSink:
+    """A real OTLP/HTTP server (``POST /v1/{traces,logs,metrics}``, binary protobuf) that records
+    what it accepted, the headers it was sent and how many connections were opened to it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self.requests: list[tuple[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.attempts = 0
+        self.connections = 0
+        self.fail: Callable[[str], HttpFailure | None] | None = None
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> OTLPHttpSink:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as collectors serve it
+
+            def setup(self) -> None:
+                super().setup()
+                with sink._lock:
+                    sink.connections += 1
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                signal = self.path.removeprefix("/v1/")
+                with sink._lock:
+                    sink.attempts += 1
+                    sink.headers.append({k.lower(): v for k, v in self.headers.items()})
+                if signal not in _SERVICES:
+                    self._reply(404, b"no such path", "text/plain")
+                    return
+                failure = sink.fail(signal) if sink.fail is not None else None
+                if failure is not None and failure.status != 200:
+                    status = status_pb2.Status(code=rpc_code("UNAVAILABLE"), message=failure.message)
+                    extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+                    self._reply(failure.status, status.SerializeToString(), "application/x-protobuf", extra)
+                    return
+                _service, request_type, response_type = _SERVICES[signal]
+                request = request_type.FromString(body)
+                with sink._lock:
+                    sink.requests.append((signal, request))
+                response = response_type()
+                if failure is not None and failure.rejected:
+                    field = "rejected_spans" if signal == "traces" else "rejected_log_records"
+                    if signal == "metrics":
+                        field = "rejected_data_points"
+                    setattr(response.partial_success, field, failure.rejected)
+                    response.partial_success.error_message = "some refused"
+                self._reply(200, response.SerializeToString(), "application/x-protobuf")
+
+            def _reply(self, code: int, body: bytes, kind: str, extra: dict[str, str] | None = None) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (extra or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()
+
+
 def rpc_code(name: str) -> int:
     return int(code_pb2.Code.Value(name))
 
@@ -224,6 +327,8 @@ class Rotel:
         self.port = free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
         self._http_port = free_port()
+        #: its OTLP/HTTP receiver
+        self.http_endpoint = f"127.0.0.1:{self._http_port}"
         self._traces = traces_endpoint
         self._logs = logs_endpoint
         self.process: subprocess.Popen[bytes] | None = None

@@ -350,13 +350,18 @@ class StateConfig(_Strict):
 
 
 class ForwardTargetConfig(_Strict):
-    """An OTLP/gRPC endpoint (an OpenTelemetry Collector) that receives enriched traces and logs."""
+    """An OTLP endpoint (an OpenTelemetry Collector) that receives enriched traces and logs."""
 
-    #: host:port of the collector's OTLP/gRPC receiver (``http://``/``https://`` prefixes accepted)
+    #: host:port of the collector's OTLP receiver for ``protocol`` (``http://``/``https://``
+    #: prefixes accepted; TLS is ``insecure``'s choice)
     endpoint: str
+    #: ``grpc`` (default, port 4317) or ``http/protobuf`` (port 4318: ``POST /v1/traces`` etc.),
+    #: as OTEL_EXPORTER_OTLP_PROTOCOL spells them; sending a batch over HTTP/1.1 costs about a
+    #: third of the CPU of a grpcio call
+    protocol: Literal["grpc", "http/protobuf"] = "grpc"
     #: label for self-metrics (``target``) and the queue directory; defaults to the endpoint
     name: str = ""
-    #: plaintext gRPC (default, for a collector beside llmpulse); false = TLS
+    #: plaintext (default, for a collector beside llmpulse); false = TLS
     insecure: bool = True
     #: CA bundle for TLS; empty = the system roots
     ca_file: Path | None = None

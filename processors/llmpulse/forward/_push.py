@@ -27,7 +27,8 @@ METHODS: dict[Signal, str] = {
     "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
     "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
 }
-_RESPONSES: dict[Signal, Any] = {
+#: each signal's response message and its ``partial_success`` count of rejected items
+RESPONSES: dict[Signal, Any] = {
     "traces": (ExportTraceServiceResponse, "rejected_spans"),
     "logs": (ExportLogsServiceResponse, "rejected_log_records"),
     "metrics": (ExportMetricsServiceResponse, "rejected_data_points"),
@@ -125,7 +126,7 @@ class GrpcPush:
             )
         except grpc.RpcError as error:
             return classify(error)
-        response_type, field = _RESPONSES[signal]
+        response_type, field = RESPONSES[signal]
         response = response_type()
         try:
             response.ParseFromString(reply or b"")

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from llmpulse.config import ForwardTargetConfig
 from llmpulse.config._model import ForwardQueueConfig, ForwardRetryConfig
+from llmpulse.forward._http_push import HttpPush
 from llmpulse.forward._push import GrpcPush, PushResult
 from llmpulse.forward._queue import DiskQueue, Entry, UnreadableRecord
 from llmpulse.otlp import Signal
@@ -79,7 +80,10 @@ class Target:
             segment_bytes=queue.segment_bytes,
             fsync=queue.fsync,
         )
-        self._push: Push = push or GrpcPush(config, (retry.initial_interval_s, retry.max_interval_s))
+        if push is None:
+            backoff = (retry.initial_interval_s, retry.max_interval_s)
+            push = HttpPush(config) if config.protocol == "http/protobuf" else GrpcPush(config, backoff)
+        self._push: Push = push
         self._consumers = queue.consumers
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -1,0 +1,138 @@
+"""One OTLP/HTTP ``POST /v1/{signal}`` (binary protobuf) to a forward target, classified as the
+OTLP spec says (https://opentelemetry.io/docs/specs/otlp/#otlphttp-response).
+
+Why a second transport: a 435 KiB batch costs ~0.26 ms of CPU to send as one HTTP/1.1 request
+(one ``sendall`` of bytes the queue already holds) and ~0.7–1.1 ms through grpcio's client
+(benchmarks/README.md), and sending is most of what forwarding costs.
+
+200 carries an ``Export*ServiceResponse`` whose ``partial_success`` is final. 429, 502, 503 and
+504 are retryable, with the server's ``Retry-After`` (seconds or an HTTP date) honoured; every
+other status is permanent, its ``google.rpc.Status`` body (or text) in the message. A connection
+that fails or times out is retryable. Each sender thread keeps its own keep-alive connection
+(``http.client`` connections are not thread-safe); one that failed is dropped and made again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import http.client
+import ssl
+import threading
+import time
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from google.rpc import status_pb2
+
+import llmpulse
+from llmpulse.config import ForwardTargetConfig
+from llmpulse.forward._push import RESPONSES, PushResult
+from llmpulse.otlp import Signal
+
+PATHS: dict[Signal, str] = {"traces": "/v1/traces", "logs": "/v1/logs", "metrics": "/v1/metrics"}
+#: https://opentelemetry.io/docs/specs/otlp/#retryable-response-codes
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _error_message(status: int, reason: str, body: bytes, content_type: str) -> str:
+    """The server's explanation: a ``google.rpc.Status`` for protobuf bodies, else its text."""
+    detail = ""
+    if "protobuf" in content_type:
+        try:
+            detail = status_pb2.Status.FromString(body).message
+        except DecodeError:
+            detail = ""
+    if not detail:
+        detail = body[:300].decode("utf-8", errors="replace").strip()
+    return f"HTTP {status} {reason}: {detail}".rstrip(": ")
+
+
+class HttpPush:
+    """Sends serialized export requests to one target over keep-alive HTTP/1.1 connections."""
+
+    def __init__(self, target: ForwardTargetConfig) -> None:
+        self._target = target
+        self._context: ssl.SSLContext | None = None
+        if not target.insecure:
+            self._context = ssl.create_default_context(
+                cafile=str(target.ca_file) if target.ca_file is not None else None
+            )
+        self._headers = {
+            **target.headers,
+            "Content-Type": "application/x-protobuf",
+            "User-Agent": f"llmpulse/{llmpulse.__version__}",
+        }
+        if target.compression == "gzip":
+            self._headers["Content-Encoding"] = "gzip"
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[http.client.HTTPConnection] = []
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            endpoint, timeout = self._target.endpoint, self._target.timeout_s
+            if self._context is None:
+                conn = http.client.HTTPConnection(endpoint, timeout=timeout)
+            else:
+                conn = http.client.HTTPSConnection(endpoint, timeout=timeout, context=self._context)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _drop(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+
+    def push(self, signal: Signal, payload: bytes) -> PushResult:
+        body = gzip.compress(payload, 6) if self._target.compression == "gzip" else payload
+        conn = self._connection()
+        try:
+            conn.request("POST", PATHS[signal], body=body, headers=self._headers)
+            response = conn.getresponse()
+            reply = response.read()
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
+            self._drop(conn)
+            return PushResult(False, True, message=f"{type(exc).__name__}: {exc}")
+        if response.will_close:
+            self._drop(conn)
+        status = response.status
+        if status != 200:
+            message = _error_message(status, response.reason, reply, response.getheader("Content-Type", ""))
+            if status in RETRYABLE_STATUS:
+                delay = retry_after(response.getheader("Retry-After"))
+                return PushResult(False, True, delay, message=message)
+            return PushResult(False, False, message=message)
+        response_type, field = RESPONSES[signal]
+        parsed: Any = response_type()
+        try:
+            parsed.ParseFromString(reply)
+        except DecodeError:
+            return PushResult(True, message="unreadable response (accepted)")
+        rejected = int(getattr(parsed.partial_success, field))
+        return PushResult(True, rejected=rejected, message=parsed.partial_success.error_message)
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
