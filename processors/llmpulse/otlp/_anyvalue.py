@@ -185,10 +185,14 @@ def plan_attributes(
             continue
         old = current[key]
         kind = type(value)
-        if old == value and type(old) is kind and (
-            kind in _EXACT_TYPES
-            or (kind is float and old != 0.0)  # not a zero: equal floats are bit-identical
-            or (kind is list and old and all(type(item) is str for item in value))
+        if (
+            old == value
+            and type(old) is kind
+            and (
+                kind in _EXACT_TYPES
+                or (kind is float and old != 0.0)  # not a zero: equal floats are bit-identical
+                or (kind is list and old and all(type(item) is str for item in value))
+            )
         ):
             continue  # the usual case on semconv spans, decided without a call (``_write_over``)
         action = _write_over(old, value, keep_original)
