@@ -186,6 +186,10 @@ class Deduplicator:
             else:
                 traces.add(trace)
         parents = parents_of(shared) if shared else {}
+        # bound methods once per request, not per step of every walk
+        upper_of = index.get
+        parent_of = parents.get
+        to_end = covered.move_to_end
         limit = self._max
         for cand in candidates:
             parent = cand.parent_id
@@ -198,14 +202,14 @@ class Deduplicator:
             while parent and seen < 64:
                 key = (trace, parent)
                 chain.append(key)
-                upper = index.get(key)
+                upper = upper_of(key)
                 if upper is not None and upper.duplicate_of is None:
                     keep, drop = (upper, cand) if server and not upper.dialect.server_side else (cand, upper)
                     _mark(drop, keep.span_id, "nested")
                     keep.call.fill_gaps_from(drop.call)
                     if drop is cand:
                         break
-                parent = parents.get(key, b"")
+                parent = parent_of(key, b"")
                 seen += 1
             if cand.duplicate_of is None and not server:
                 # remember the ancestors, evicting once at the end: the same least recently
@@ -213,7 +217,7 @@ class Deduplicator:
                 child = cand.span_id
                 for ancestor in chain:
                     covered[ancestor] = child
-                    covered.move_to_end(ancestor)
+                    to_end(ancestor)
                 while len(covered) > limit:
                     covered.popitem(last=False)
 
@@ -256,47 +260,53 @@ class Deduplicator:
         # ``seen == now``, and ``_evict``, which may drop resources, forgets it).
         last_key: object = _NO_KEY
         resource = _Resource()  # replaced at the first candidate (``last_key`` matches no key)
-        for cand in counted:
-            if cand.duplicate_of is not None:  # a sibling in this batch
-                continue
-            native = cand.dialect.sdk_native
-            key = cand.resource_key
-            if key is not last_key or window < 0:
-                found_resource = resources.get(key)
-                if found_resource is None:
-                    found_resource = resources[key] = _Resource()
-                resource = found_resource
-                last_key = key
-                entries = resource.entries
-                kinds = resource.kinds
-                while entries and now - entries[0][_SEEN] > window:
-                    kinds[entries.popleft()[_KIND]] -= 1
-                    self._recent_size -= 1
-            entries = resource.entries
-            kinds = resource.kinds
-            if entries and kinds[not native]:
-                # as within a batch, among the 512 newest: with concurrent calls of one
-                # model the first overlapping one may be the other call's
-                found = _nearest(
-                    cand.start_ns,
-                    cand.end_ns,
-                    itertools.islice(reversed(entries), 512),
-                    native,
-                    cand.call.request_model,
-                )
-                if found >= 0:
-                    entry = entries[-1 - found]
-                    entries[-1 - found] = _paired(entry)
-                    _mark(cand, entry[_SPAN], "sdk_sibling")
+        entries = resource.entries
+        kinds = resource.kinds
+        size = self._recent_size  # written back before ``_evict`` and at the end
+        try:
+            for cand in counted:
+                if cand.duplicate_of is not None:  # a sibling in this batch
                     continue
-            entries.append(
-                (now, cand.start_ns, cand.end_ns, native, cand.call.request_model, cand.span_id, False)
-            )
-            kinds[native] += 1
-            self._recent_size += 1
-            if self._recent_size > limit:
-                self._evict()
-                last_key = _NO_KEY
+                native = cand.dialect.sdk_native
+                key = cand.resource_key
+                if key is not last_key or window < 0:
+                    found_resource = resources.get(key)
+                    if found_resource is None:
+                        found_resource = resources[key] = _Resource()
+                    resource = found_resource
+                    last_key = key
+                    entries = resource.entries
+                    kinds = resource.kinds
+                    while entries and now - entries[0][_SEEN] > window:
+                        kinds[entries.popleft()[_KIND]] -= 1
+                        size -= 1
+                if entries and kinds[not native]:
+                    # as within a batch, among the 512 newest: with concurrent calls of one
+                    # model the first overlapping one may be the other call's
+                    found = _nearest(
+                        cand.start_ns,
+                        cand.end_ns,
+                        itertools.islice(reversed(entries), 512),
+                        native,
+                        cand.call.request_model,
+                    )
+                    if found >= 0:
+                        entry = entries[-1 - found]
+                        entries[-1 - found] = _paired(entry)
+                        _mark(cand, entry[_SPAN], "sdk_sibling")
+                        continue
+                entries.append(
+                    (now, cand.start_ns, cand.end_ns, native, cand.call.request_model, cand.span_id, False)
+                )
+                kinds[native] += 1
+                size += 1
+                if size > limit:
+                    self._recent_size = size
+                    self._evict()
+                    size = self._recent_size
+                    last_key = _NO_KEY
+        finally:
+            self._recent_size = size
 
     # -- a model server's span and the app's call span, exported apart ----------------------
     def _server_client(self, counted: list[Candidate], now: float) -> None:
@@ -320,44 +330,53 @@ class Deduplicator:
         # (a list: the lookup by span happens only on a pair, which is rare)
         added: list[Candidate] = []
         remember = added.append
-        for cand in order:
-            if cand.duplicate_of is not None:  # marked by an earlier stage
-                continue
-            server = cand.dialect.server_side
-            trace = cand.trace_id
-            entries = traces.get(trace)
-            if entries is not None:
-                # only the other kind pairs: look when some entry (of any trace) is of it
-                others = self._traces_size - self._traces_servers if server else self._traces_servers
-                found = _nearest(cand.start_ns, cand.end_ns, entries, server, None) if others else -1
-                if found >= 0:
-                    entry = entries[found]
-                    traces[trace] = (*entries[:found], _paired(entry), *entries[found + 1 :])
-                    _mark(cand, entry[_SPAN], "nested")
-                    kept = _last_of_span(added, entry[_SPAN])
-                    if kept is not None:
-                        kept.call.fill_gaps_from(cand.call)
+        size = self._traces_size  # the counts as locals, written back when the loop ends
+        servers = self._traces_servers
+        try:
+            for cand in order:
+                if cand.duplicate_of is not None:  # marked by an earlier stage
                     continue
-                traces.move_to_end(trace)
-                traces[trace] = (
-                    *entries,
-                    (now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),
-                )
-            else:
-                traces[trace] = ((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),)
-            remember(cand)
-            self._traces_size += 1
-            if server:
-                self._traces_servers += 1
-            while self._traces_size > limit and traces:
-                self._forget_oldest_trace()
+                server = cand.dialect.server_side
+                trace = cand.trace_id
+                entries = traces.get(trace)
+                if entries is not None:
+                    # only the other kind pairs: look when some entry (of any trace) is of it
+                    if size - servers if server else servers:
+                        found = _nearest(cand.start_ns, cand.end_ns, entries, server, None)
+                        if found >= 0:
+                            entry = entries[found]
+                            traces[trace] = (*entries[:found], _paired(entry), *entries[found + 1 :])
+                            _mark(cand, entry[_SPAN], "nested")
+                            kept = _last_of_span(added, entry[_SPAN])
+                            if kept is not None:
+                                kept.call.fill_gaps_from(cand.call)
+                            continue
+                    traces.move_to_end(trace)
+                    traces[trace] = (
+                        *entries,
+                        (now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),
+                    )
+                else:
+                    traces[trace] = ((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),)
+                remember(cand)
+                size += 1
+                if server:
+                    servers += 1
+                while size > limit and traces:
+                    dropped = traces.popitem(last=False)[1]
+                    size -= len(dropped)
+                    if servers:
+                        servers -= _servers_in(dropped)
+        finally:
+            self._traces_size = size
+            self._traces_servers = servers
 
     def _forget_oldest_trace(self) -> None:
         """Drop the least recently touched trace's entries (window or bound)."""
         entries = self._traces.popitem(last=False)[1]
         self._traces_size -= len(entries)
         if self._traces_servers:
-            self._traces_servers -= sum(1 for entry in entries if entry[_KIND])
+            self._traces_servers -= _servers_in(entries)
 
     def _evict(self) -> None:
         resources = self._recent
@@ -371,6 +390,11 @@ class Deduplicator:
                 self._recent_size -= 1
             if not entries:
                 del resources[key]
+
+
+def _servers_in(entries: tuple[_Entry, ...]) -> int:
+    """How many of one trace's remembered entries are server-side."""
+    return sum(1 for entry in entries if entry[_KIND])
 
 
 def _last_of_span(added: list[Candidate], span_id: bytes) -> Candidate | None:
