@@ -8,7 +8,8 @@ alert events to add); then, in the measured passes, the main thread hands them t
 blackhole over OTLP/gRPC. A pass ends when the queue has drained; its CPU is this process's user +
 system time over all threads (exporter, sender, gRPC's own threads), per batch; the wall time of
 a pass until drained is printed too (``--rate 100000`` hands all batches over at once, so it is the
-time to drain a backlog; ``--consumers`` sets ``forward.queue.consumers``). Rotel runs in its
+time to drain a backlog; ``--consumers`` sets ``forward.queue.consumers``, ``--protocol`` the
+target's ``protocol``). Rotel runs in its
 own process and is not counted. To compare two builds, point ``PYTHONPATH`` at a checkout's
 ``processors``::
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--consumers", type=int, help="forward.queue.consumers (default: the config's default)"
     )
+    parser.add_argument("--protocol", choices=("grpc", "http/protobuf"), default="grpc")
     args = parser.parse_args(argv)
 
     load = build_load(args.batches)
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"llmpulse from {llmpulse.__file__}")
     print(f"load: {describe(load)}; {args.rate:g} batches/s")
     with tempfile.TemporaryDirectory(prefix="llmpulse-fwd-") as tmp, rotel_server(Path(tmp), "sink") as sink:
-        forward: dict[str, Any] = {"targets": [{"name": "sink", "endpoint": sink.grpc_endpoint}]}
+        endpoint = sink.grpc_endpoint if args.protocol == "grpc" else sink.http_endpoint
+        target = {"name": "sink", "endpoint": endpoint, "protocol": args.protocol}
+        forward: dict[str, Any] = {"targets": [target]}
         if args.consumers is not None:
             forward["queue"] = {"consumers": args.consumers}
         exporter = ForwardExporter(

@@ -59,6 +59,7 @@ from benchmarks.run_throughput import (
     _stop,
     _wait,
     check_llmpulse,
+    forward_args,
     free_port,
     platform_line,
     rotel_server,
@@ -103,13 +104,13 @@ def tree_peak_rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def llmpulse(workdir: Path, workers: int, forward_to: str) -> Iterator[Server]:
-    """``llmpulse serve --workers N`` forwarding to ``forward_to``, fresh data dir."""
+def llmpulse(workdir: Path, workers: int, sink: Server, protocol: str) -> Iterator[Server]:
+    """``llmpulse serve --workers N`` forwarding to ``sink`` over ``protocol``, fresh data dir."""
     workdir.mkdir(parents=True, exist_ok=True)
     grpc_ep, http_ep, metrics_ep = (f"127.0.0.1:{free_port()}" for _ in range(3))
     cmd = [sys.executable, "-m", "llmpulse", "serve", "--workers", str(workers)]
     cmd += ["--otlp-grpc-endpoint", grpc_ep, "--otlp-http-endpoint", http_ep]
-    cmd += ["--metrics-endpoint", metrics_ep, "--forward-otlp-endpoint", forward_to]
+    cmd += ["--metrics-endpoint", metrics_ep, *forward_args(workdir, sink, protocol)]
     cmd += ["--data-dir", str(workdir / "data")]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPULSE_")}
     log = (workdir / "llmpulse.log").open("wb")
@@ -465,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-min-requests", type=int, default=100)
     parser.add_argument("--latency-threads", type=int, default=16)
     parser.add_argument("--deadline", type=float, default=180.0)
+    parser.add_argument(
+        "--forward-protocol",
+        choices=("grpc", "http/protobuf"),
+        default="grpc",
+        help="how llmpulse forwards to the sink (forward.targets[].protocol)",
+    )
     parser.add_argument("--chart", type=Path, default=Path(__file__).with_name("scaling.png"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -479,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             with rotel_server(work / "rotel-ref", "rotel") as ref:
                 outcomes.append(run_target(ref, 0, load, args, None))
             for workers in args.workers:
-                with llmpulse(work / f"llmpulse-{workers}w", workers, sink.grpc_endpoint) as lp:
+                with llmpulse(work / f"llmpulse-{workers}w", workers, sink, args.forward_protocol) as lp:
                     data = work / f"llmpulse-{workers}w" / "data"
                     outcomes.append(run_target(lp, workers, load, args, sink, data))
     rt = outcomes[0]

@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -67,6 +67,7 @@ class Server:
     proc: subprocess.Popen[bytes]
     grpc_endpoint: str
     metrics_url: str | None = None
+    http_endpoint: str | None = None
 
     @property
     def ps(self) -> psutil.Process:
@@ -131,9 +132,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+def forward_args(workdir: Path, sink: Server | None, protocol: str) -> list[str]:
+    """``llmpulse serve`` flags that forward to ``sink`` over ``protocol`` (``grpc`` or
+    ``http/protobuf``: a config file, as the flag only names gRPC endpoints)."""
+    if sink is None:
+        return []
+    if protocol == "grpc":
+        return ["--forward-otlp-endpoint", sink.grpc_endpoint]
+    config = workdir / "forward.yaml"
+    target = {"endpoint": sink.http_endpoint, "name": "sink", "protocol": protocol}
+    config.write_text(json.dumps({"forward": {"targets": [target]}}))  # JSON is YAML
+    return ["--config", str(config)]
+
+
 @contextmanager
 def llmpulse_server(
-    workdir: Path, profile: Path | None = None, forward: str | None = None
+    workdir: Path, profile: Path | None = None, forward: Sequence[str] = ()
 ) -> Iterator[Server]:
     grpc_ep, http_ep, metrics_ep = (f"127.0.0.1:{free_port()}" for _ in range(3))
     cmd = [sys.executable, *(["-m", "cProfile", "-o", str(profile)] if profile else []), "-m", "llmpulse"]
@@ -147,7 +161,7 @@ def llmpulse_server(
         metrics_ep,
         "--data-dir",
         str(workdir / "llmpulse-data"),
-        *(["--forward-otlp-endpoint", forward] if forward else []),
+        *forward,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMPULSE_")}
     log = (workdir / "llmpulse.log").open("wb")
@@ -185,7 +199,7 @@ def rotel_server(workdir: Path, name: str = "rotel") -> Iterator[Server]:
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     try:
         _wait(lambda: _grpc_ready(grpc_ep), "rotel", proc, 30)
-        yield Server(name, proc, grpc_ep)
+        yield Server(name, proc, grpc_ep, http_endpoint=http_ep)
     finally:
         _stop(proc)
         log.close()
@@ -376,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         help="llmpulse also forwards to a second Rotel blackhole (the full pipeline; its CPU is "
         "sampled as sent, run_scaling.py waits for the queue to drain)",
     )
+    parser.add_argument(
+        "--forward-protocol",
+        choices=("grpc", "http/protobuf"),
+        default="grpc",
+        help="how llmpulse forwards with --forward (forward.targets[].protocol)",
+    )
     args = parser.parse_args(argv)
 
     load = build_load(args.batches, args.spans, args.llm_share)
@@ -386,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         with contextlib.ExitStack() as stack:
             sink = stack.enter_context(rotel_server(workdir, "sink")) if args.forward else None
-            lp = stack.enter_context(llmpulse_server(workdir, args.profile, sink and sink.grpc_endpoint))
+            forward = forward_args(workdir, sink, args.forward_protocol)
+            lp = stack.enter_context(llmpulse_server(workdir, args.profile, forward))
             rt = stack.enter_context(rotel_server(workdir))
             targets = [s for s in (lp, rt) if args.only in (None, s.name)]
             per_round = args.warmup + args.requests
