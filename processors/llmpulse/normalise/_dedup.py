@@ -379,17 +379,33 @@ class Deduplicator:
             self._traces_servers -= _servers_in(entries)
 
     def _evict(self) -> None:
+        """Forget the oldest calls of each resource in turn until half the bound is left.
+
+        A resource's share goes at once: the resource itself when all of its calls go, else
+        its oldest calls, and when those are of one kind (the usual case) that kind's count
+        drops by their number without reading each entry."""
         resources = self._recent
         half = self._max // 2
+        size = self._recent_size
         for key in list(resources):
             resource = resources[key]
             entries = resource.entries
-            kinds = resource.kinds
-            while entries and self._recent_size > half:
-                kinds[entries.popleft()[_KIND]] -= 1
-                self._recent_size -= 1
-            if not entries:
+            drop = min(len(entries), size - half)
+            if not entries or drop == len(entries):
+                size -= len(entries)
                 del resources[key]
+            elif drop > 0:
+                kinds = resource.kinds
+                if kinds[0] and kinds[1]:
+                    for _ in range(drop):
+                        kinds[entries.popleft()[_KIND]] -= 1
+                else:
+                    popleft = entries.popleft
+                    for _ in range(drop):
+                        popleft()
+                    kinds[bool(kinds[1])] -= drop
+                size -= drop
+        self._recent_size = size
 
 
 def _servers_in(entries: tuple[_Entry, ...]) -> int:
