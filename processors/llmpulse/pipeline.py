@@ -352,7 +352,9 @@ class Pipeline:
 
         self.dedup.resolve(candidates, lookup_parents)
         counted: list[LLMCall] = []
-        recognised = self._recognised
+        # self-metrics counted per batch: one locked ``inc`` per dialect, not per call
+        per_dialect: dict[str, int] = {}
+        duplicates: dict[str, int] = {}
         for cand in candidates:
             span = cand.extras["span"]
             assert isinstance(span, Span)
@@ -360,14 +362,10 @@ class Pipeline:
                 self.prices.price(cand.call)
                 counted.append(cand.call)
                 dialect_name = cand.call.dialect
-                counter = recognised.get(dialect_name)
-                if counter is None:
-                    counter = recognised[dialect_name] = self.selfmetrics.calls_recognised.labels(
-                        dialect=dialect_name
-                    )
-                counter.inc()
+                per_dialect[dialect_name] = per_dialect.get(dialect_name, 0) + 1
             else:
-                self.selfmetrics.calls_deduplicated.labels(reason=cand.duplicate_reason or "duplicate").inc()
+                reason = cand.duplicate_reason or "duplicate"
+                duplicates[reason] = duplicates.get(reason, 0) + 1
             current = cand.extras["attrs"]
             assert isinstance(current, dict)
             planned = cand.extras["rewrite"]
@@ -377,6 +375,16 @@ class Pipeline:
                 assert isinstance(planned, _Rewrite)
                 plan_write_back(cand.call, cand.duplicate_of, current, planned.edits, planned.appends)
                 planned.written = (cand.call, cand.duplicate_of, current)
+        recognised = self._recognised
+        for dialect_name, calls in per_dialect.items():
+            counter = recognised.get(dialect_name)
+            if counter is None:
+                counter = recognised[dialect_name] = self.selfmetrics.calls_recognised.labels(
+                    dialect=dialect_name
+                )
+            counter.inc(calls)
+        for reason, calls in duplicates.items():
+            self.selfmetrics.calls_deduplicated.labels(reason=reason).inc(calls)
         for span, span_bytes, attr_flags in to_redact:
             self._redact_span(span, span_bytes, attr_flags)
         for rewrite in rewrites:
