@@ -37,6 +37,7 @@ from llmpulse.enrich import (
     REDACTED,
     DimensionReader,
     PriceTable,
+    ResourceDimensions,
     apply_error_class,
     is_content_key,
     is_credential_key,
@@ -300,6 +301,7 @@ class Pipeline:
                 str(resource.get(k, ""))
                 for k in ("service.name", "service.instance.id", "host.name", "k8s.pod.name")
             )
+            dimensions: ResourceDimensions | None = None  # read once the resource has a call
             for j, ss in enumerate(rs.scope_spans):
                 spans = ss.spans
                 outcome.accepted += len(spans) - len(bad.get((i, j), ()))
@@ -334,7 +336,9 @@ class Pipeline:
                         continue
                     call, dialect, view, evidence = found
                     call.service_name = service_name
-                    call.dimensions = self.dimensions.read(resource, view.attrs)
+                    if dimensions is None:
+                        dimensions = self.dimensions.for_resource(resource)
+                    call.dimensions = dimensions(view.attrs)
                     apply_error_class(call, evidence.failed, evidence.texts, evidence.raw)
                     candidates.append(
                         Candidate(

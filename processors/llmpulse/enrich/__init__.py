@@ -1,7 +1,7 @@
 """Enrichment: error class, cost, extra dimensions, redaction and the write-back onto spans."""
 
 from llmpulse.enrich._cost import Price, PriceTable
-from llmpulse.enrich._dimensions import DimensionReader
+from llmpulse.enrich._dimensions import DimensionReader, ResourceDimensions
 from llmpulse.enrich._errors import apply as apply_error_class
 from llmpulse.enrich._errors import classify
 from llmpulse.enrich._redact import (
@@ -22,6 +22,7 @@ __all__ = [
     "DimensionReader",
     "Price",
     "PriceTable",
+    "ResourceDimensions",
     "apply_error_class",
     "canonical_attributes",
     "classify",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from llmpulse.config import DimensionConfig
@@ -36,19 +36,64 @@ class DimensionReader:
         )
 
     def read(self, resource: Mapping[str, Any], span: Mapping[str, Any]) -> dict[str, str]:
-        out: dict[str, str] = {}
+        return self.for_resource(resource)(span)
+
+    def for_resource(self, resource: Mapping[str, Any]) -> ResourceDimensions:
+        """``read`` with the resource's part done once, for all the spans under one resource."""
+        plan: list[tuple[str, tuple[str, ...], bool]] = []
+        resolved: dict[str, str] = {}
         for name, sources, hashed in self._plan:
+            # span sources up to the first resource source that holds a value: a span value
+            # found among them wins, else that resource value (hashed here, once)
+            before: list[str] = []
             for from_resource, key in sources:
-                raw = (resource if from_resource else span).get(key)
+                if not from_resource:
+                    before.append(key)
+                    continue
+                raw = resource.get(key)
+                value = None if raw is None else as_str(raw)
+                if value is not None:
+                    resolved[name] = self.hash(value) if hashed else value
+                    break
+            if before or name in resolved:
+                plan.append((name, tuple(before), hashed))
+        return ResourceDimensions(self.hash, tuple(plan), resolved)
+
+    def hash(self, value: str) -> str:
+        token = value.split()[-1] if value.lower().startswith("bearer ") else value
+        return hashlib.sha256(self._salt + token.encode()).hexdigest()[:16]
+
+
+class ResourceDimensions:
+    """The dimensions of the spans under one resource (``DimensionReader.for_resource``): only
+    the span sources that can still win are read per span; hashed values are kept hashed."""
+
+    __slots__ = ("_hash", "_plan", "_resolved")
+
+    def __init__(
+        self,
+        hash_value: Callable[[str], str],
+        plan: tuple[tuple[str, tuple[str, ...], bool], ...],
+        resolved: dict[str, str],
+    ) -> None:
+        self._hash = hash_value
+        self._plan = plan
+        self._resolved = resolved
+
+    def __call__(self, span: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, keys, hashed in self._plan:
+            for key in keys:
+                raw = span.get(key)
                 if raw is None:  # the usual case: most sources are absent
                     continue
                 value = as_str(raw)
                 if value is None:
                     continue
-                out[name] = self.hash(value) if hashed else value
+                out[name] = self._hash(value) if hashed else value
                 break
+            else:
+                resolved = self._resolved.get(name)
+                if resolved is not None:
+                    out[name] = resolved
         return out
-
-    def hash(self, value: str) -> str:
-        token = value.split()[-1] if value.lower().startswith("bearer ") else value
-        return hashlib.sha256(self._salt + token.encode()).hexdigest()[:16]
