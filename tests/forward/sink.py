@@ -16,6 +16,7 @@ import gzip
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -223,7 +224,8 @@ class OTLPHttpSink:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> OTLPHttpSink:
+    def start(self, tls: ssl.SSLContext | None = None) -> OTLPHttpSink:
+        """Serve plain HTTP, or HTTPS with ``tls`` (a server context)."""
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -278,6 +280,8 @@ class OTLPHttpSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

@@ -4,6 +4,8 @@ a real HTTP connection, and end to end through a real Rotel's OTLP/HTTP receiver
 from __future__ import annotations
 
 import email.utils
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,6 +113,33 @@ def test_retry_after_as_an_http_date() -> None:
     assert retry_after(email.utils.formatdate(now - 30, usegmt=True), now) == 0.0
     assert retry_after("soon", now) is None
     assert retry_after(None, now) is None
+
+
+def test_https_with_a_private_ca_and_an_untrusted_certificate_retried(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    cert, key = tmp_path / "sink.pem", tmp_path / "sink.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=sink",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(str(cert), str(key))
+    sink = OTLPHttpSink().start(tls=server)
+    try:
+        trusted = _push(sink, insecure=False, ca_file=cert)
+        untrusted = _push(sink, insecure=False)  # the system roots do not know the sink
+        ok, refused = trusted.push("traces", _payload(fixtures_dir)), untrusted.push("traces", b"")
+        trusted.close()
+        untrusted.close()
+    finally:
+        sink.stop()
+    assert (ok.ok, ok.rejected) == (True, 0)
+    assert (refused.ok, refused.retryable) == (False, True)
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.message
+    assert len(sink.requests) == 1  # nothing was sent to the untrusted one
 
 
 def test_nothing_listening_is_retryable() -> None:
