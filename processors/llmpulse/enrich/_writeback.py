@@ -14,7 +14,8 @@ from typing import Any
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from llmpulse.call import LLMCall
-from llmpulse.otlp import AttributeAppends, AttributeEdits, plan_attributes, set_attributes
+from llmpulse.otlp import AttributeAppends, AttributeEdits, plan_attributes, set_attributes, write_over
+from llmpulse.otlp.scan import plan_pairs
 
 #: (semconv name, LLMCall field) written as they are, in write order (before finish reasons)
 _HEAD = (
@@ -39,6 +40,15 @@ _TAIL = (
 )
 _HEAD_KEYS, _HEAD_VALUES = tuple(k for k, _ in _HEAD), attrgetter(*(f for _, f in _HEAD))
 _TAIL_KEYS, _TAIL_VALUES = tuple(k for k, _ in _TAIL), attrgetter(*(f for _, f in _TAIL))
+#: what ``written_attributes`` writes on a counted call, in its order (``plan_write_back``)
+_WRITTEN_KEYS = (
+    *_HEAD_KEYS,
+    "gen_ai.response.finish_reasons",
+    "error.type",
+    *_TAIL_KEYS,
+    "llmpulse.counted",
+    "llmpulse.unpriced",
+)
 
 
 def canonical_attributes(call: LLMCall) -> dict[str, Any]:
@@ -89,5 +99,20 @@ def plan_write_back(
     edits: AttributeEdits,
     appends: AttributeAppends,
 ) -> None:
-    """``write_back`` as edits of the span's encoding (``llmpulse.otlp.scan.edit_attributes``)."""
-    plan_attributes(written_attributes(call, duplicate_of), current, edits, appends, keep_original=True)
+    """``write_back`` as edits of the span's encoding (``llmpulse.otlp.scan.edit_attributes``).
+    A counted call's values go to ``plan_pairs`` as one tuple beside ``_WRITTEN_KEYS`` (``None``:
+    not written), without building ``written_attributes``' dict."""
+    if duplicate_of is not None or not isinstance(current, dict):
+        plan_attributes(written_attributes(call, duplicate_of), current, edits, appends, keep_original=True)
+        return
+    values = (
+        *_HEAD_VALUES(call),
+        list(call.finish_reasons) if call.finish_reasons else None,
+        call.error_raw if call.failed else None,
+        *_TAIL_VALUES(call),
+        True,
+        True
+        if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None)
+        else None,
+    )
+    plan_pairs(_WRITTEN_KEYS, values, current, edits, appends, True, write_over)

@@ -13,6 +13,7 @@ from llmpulse.otlp._anyvalue import (
     plan_attributes,
     set_attributes,
     to_py,
+    write_over,
 )
 from llmpulse.otlp._codec import (
     SIGNALS,
@@ -41,4 +42,5 @@ __all__ = [
     "request_to_json",
     "set_attributes",
     "to_py",
+    "write_over",
 ]

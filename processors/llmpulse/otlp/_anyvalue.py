@@ -101,7 +101,7 @@ def _same(old: Any, value: Any) -> bool:
 _SKIP, _WRITE, _BACKUP = 0, 1, 2
 
 
-def _write_over(old: Any, value: Any, keep_original: bool) -> int:
+def write_over(old: Any, value: Any, keep_original: bool) -> int:
     """What storing ``value`` over a stored ``old`` (``to_py`` of it) takes: ``_SKIP`` (it holds
     exactly that already), ``_WRITE``, or with ``keep_original`` ``_BACKUP`` (copy what the app
     sent to ``llmpulse.original.<key>``, then write). Without ``keep_original`` only an exact
@@ -139,7 +139,7 @@ def set_attributes(
                 kv.key = key
                 assign(kv.value, value)
                 continue
-            if _write_over(current[key], value, False) == _SKIP:
+            if write_over(current[key], value, False) == _SKIP:
                 continue
         if index is None:
             index = {kv.key: i for i, kv in enumerate(attributes)}
@@ -152,7 +152,7 @@ def set_attributes(
             continue
         existing = attributes[pos]
         if keep_original:
-            action = _write_over(to_py(existing.value), value, True)
+            action = write_over(to_py(existing.value), value, True)
             if action == _SKIP:
                 continue  # already holds exactly this value (the common case on semconv spans)
             if action == _BACKUP:
@@ -194,8 +194,8 @@ def plan_attributes(
                 or (kind is list and old and all(type(item) is str for item in value))
             )
         ):
-            continue  # the usual case on semconv spans, decided without a call (``_write_over``)
-        action = _write_over(old, value, keep_original)
+            continue  # the usual case on semconv spans, decided without a call (``write_over``)
+        action = write_over(old, value, keep_original)
         if action == _SKIP:
             continue
         if action == _BACKUP:

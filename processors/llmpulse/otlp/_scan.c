@@ -1848,6 +1848,123 @@ done:
     return result;
 }
 
+/* ---- plan_pairs: write-back's decisions as edits ----------------------------------------------- */
+
+PyDoc_STRVAR(plan_pairs_doc,
+"plan_pairs(keys, values, current, edits, appends, keep_original, write_over, /)\n\n"
+"``_anyvalue.plan_attributes`` over parallel tuples of keys and values, ``None`` values left out:\n"
+"a key ``current`` lacks is appended; an equal value of the same exact type (str, int, bool,\n"
+"bytes, a non-zero float, a non-empty list of str) is left alone; anything else is decided by\n"
+"``write_over(old, value, keep_original)`` (0 skip, 1 write, 2 back up the original, then write).");
+
+static int
+same_without_call(PyObject *old, PyObject *value)
+{
+    PyTypeObject *kind = Py_TYPE(value);
+    if (Py_TYPE(old) != kind) {
+        return 0;
+    }
+    if (kind == &PyFloat_Type) { /* by value: NaN is never equal, even to itself */
+        double a = PyFloat_AS_DOUBLE(old);
+        return a == PyFloat_AS_DOUBLE(value) && a != 0.0;
+    }
+    if (kind == &PyList_Type) {
+        Py_ssize_t n = PyList_GET_SIZE(value);
+        if (PyList_GET_SIZE(old) == 0) {
+            return 0;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(value, i))) {
+                return 0;
+            }
+        }
+    }
+    else if (kind != &PyUnicode_Type && kind != &PyLong_Type && kind != &PyBool_Type &&
+             kind != &PyBytes_Type) {
+        return 0;
+    }
+    return PyObject_RichCompareBool(old, value, Py_EQ);
+}
+
+static PyObject *
+plan_pairs(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *keys, *values, *current, *edits, *appends, *write_over;
+    int keep_original;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!pO:plan_pairs", &PyTuple_Type, &keys, &PyTuple_Type, &values,
+                          &PyDict_Type, &current, &PyDict_Type, &edits, &PyList_Type, &appends,
+                          &keep_original, &write_over)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    if (PyTuple_GET_SIZE(values) != n) {
+        PyErr_Format(PyExc_ValueError, "plan_pairs: %zd keys but %zd values", n, PyTuple_GET_SIZE(values));
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyTuple_GET_ITEM(keys, i), *value = PyTuple_GET_ITEM(values, i);
+        if (value == Py_None) {
+            continue;
+        }
+        PyObject *old = PyDict_GetItemWithError(current, key); /* borrowed */
+        if (old == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            PyObject *item = PyTuple_Pack(2, key, value);
+            if (item == NULL || PyList_Append(appends, item) < 0) {
+                Py_XDECREF(item);
+                return NULL;
+            }
+            Py_DECREF(item);
+            continue;
+        }
+        Py_INCREF(old); /* a comparison or write_over may run Python code */
+        int same = same_without_call(old, value);
+        long action = 0;
+        if (same == 0) {
+            PyObject *decided = PyObject_CallFunction(write_over, "OOO", old, value,
+                                                      keep_original ? Py_True : Py_False);
+            if (decided == NULL) {
+                Py_DECREF(old);
+                return NULL;
+            }
+            action = PyLong_AsLong(decided);
+            Py_DECREF(decided);
+            if (action == -1 && PyErr_Occurred()) {
+                Py_DECREF(old);
+                return NULL;
+            }
+        }
+        Py_DECREF(old);
+        if (same < 0) {
+            return NULL;
+        }
+        if (action == 0) {
+            continue;
+        }
+        if (action == 2) {
+            if (!PyUnicode_Check(key)) {
+                PyErr_Format(PyExc_TypeError, "can only concatenate str (not \"%s\") to str",
+                             Py_TYPE(key)->tp_name);
+                return NULL;
+            }
+            PyObject *name = PyUnicode_FromFormat("llmpulse.original.%U", key);
+            PyObject *item = name == NULL ? NULL : PyTuple_Pack(3, name, Py_None, key);
+            Py_XDECREF(name);
+            if (item == NULL || PyList_Append(appends, item) < 0) {
+                Py_XDECREF(item);
+                return NULL;
+            }
+            Py_DECREF(item);
+        }
+        if (PyDict_SetItem(edits, key, value) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
     {"locate_spans", locate_spans, METH_VARARGS, locate_spans_doc},
@@ -1856,6 +1973,7 @@ static PyMethodDef methods[] = {
     {"parents", parents, METH_VARARGS, parents_doc},
     {"read_attributes", read_attributes, METH_VARARGS, read_attributes_doc},
     {"edit_attributes", edit_attributes, METH_VARARGS, edit_attributes_doc},
+    {"plan_pairs", plan_pairs, METH_VARARGS, plan_pairs_doc},
     {NULL, NULL, 0, NULL},
 };
 

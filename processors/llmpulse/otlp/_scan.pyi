@@ -30,3 +30,13 @@ def edit_attributes(
     appends: list[tuple[str, Any] | tuple[str, None, str]],
     /,
 ) -> bytes: ...
+def plan_pairs(
+    keys: tuple[str, ...],
+    values: tuple[Any, ...],
+    current: dict[str, Any],
+    edits: dict[int | str, Any],
+    appends: list[Any],
+    keep_original: bool,
+    write_over: Callable[[Any, Any, bool], int],
+    /,
+) -> None: ...

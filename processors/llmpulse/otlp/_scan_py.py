@@ -600,3 +600,42 @@ def edit_attributes(span: ReadableBuffer, edits: dict[int | str, Any], appends: 
             out += _length_delimited(0x4A, _encode_key_value(key_text.encode(), value))
         out += data[insert_at:]
         return bytes(out)
+
+
+def _same_without_call(old: Any, value: Any) -> bool:
+    kind = type(value)
+    if type(old) is not kind:
+        return False
+    if kind is float:
+        return bool(old == value and old != 0.0)
+    if kind is list:
+        return bool(old) and all(type(item) is str for item in value) and old == value
+    return kind in (str, int, bool, bytes) and old == value
+
+
+def plan_pairs(
+    keys: tuple[str, ...],
+    values: tuple[Any, ...],
+    current: dict[str, Any],
+    edits: dict[int | str, Any],
+    appends: list[Any],
+    keep_original: bool,
+    write_over: Callable[[Any, Any, bool], int],
+    /,
+) -> None:
+    """``_scan.plan_pairs`` in Python: ``plan_attributes`` over parallel keys and values."""
+    if len(keys) != len(values):
+        raise ValueError(f"plan_pairs: {len(keys)} keys but {len(values)} values")
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            continue
+        if key not in current:
+            appends.append((key, value))
+            continue
+        old = current[key]
+        action = 0 if _same_without_call(old, value) else write_over(old, value, keep_original)
+        if action == 0:
+            continue
+        if action == 2:
+            appends.append(("llmpulse.original." + key, None, key))
+        edits[key] = value

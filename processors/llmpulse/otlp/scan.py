@@ -3,7 +3,8 @@ spans (no LLM, credential or content key: most of them) never become Python obje
 
 ``scan_spans``, ``locate_spans`` (the same, with each span's byte range), ``parents``,
 ``read_attributes``, ``edit_attributes`` (a span's encoding with some attributes replaced, dropped
-or added), ``splice`` (a request re-assembled from the spans that changed) and ``find_any`` (a
+or added), ``plan_pairs`` (write-back's decisions as those edits), ``splice`` (a request
+re-assembled from the spans that changed) and ``find_any`` (a
 fast ``needle in data`` for several needles) come from the C extension ``llmpulse.otlp._scan``
 when it is built (a wheel or ``pip install -e .`` with a C compiler) and from its pure-Python
 twin otherwise, the way PyYAML and msgpack offer their speedups; ``NATIVE``
@@ -27,6 +28,7 @@ try:
         find_any,
         locate_spans,
         parents,
+        plan_pairs,
         read_attributes,
         scan_spans,
         splice,
@@ -46,6 +48,7 @@ except ImportError as exc:
         find_any,
         locate_spans,
         parents,
+        plan_pairs,
         read_attributes,
         scan_spans,
         splice,
@@ -96,6 +99,7 @@ __all__ = [
     "locate_spans",
     "message_parents",
     "parents",
+    "plan_pairs",
     "read_attributes",
     "scan_message",
     "scan_spans",
