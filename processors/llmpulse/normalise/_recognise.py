@@ -350,8 +350,26 @@ def _read_source(step: _Step | _NativeStep, view: SpanView, structured: dict[str
         node = structured[key]
     else:
         raw = view.attrs.get(key)
-        node = structured[key] = None if raw is None else parse_structured(raw)
+        node = structured[key] = None if raw is None else _parsed(raw)
     return None if node is None else walk(node, source.path)
+
+
+#: short structured attributes parsed before, by their text: invocation parameters and the like
+#: repeat from call to call (``walk`` only reads what it is given, so one parse serves them all)
+_PARSED: dict[str, Any] = {}
+
+
+def _parsed(raw: Any) -> Any:
+    if type(raw) is not str or len(raw) > 2048:
+        return parse_structured(raw)
+    try:
+        return _PARSED[raw]
+    except KeyError:
+        pass
+    if len(_PARSED) >= 1024:
+        _PARSED.clear()
+    node = _PARSED[raw] = parse_structured(raw)
+    return node
 
 
 def _build_call(
