@@ -57,6 +57,7 @@ from llmpulse.otlp.scan import (
     message_parents,
     parents,
     read_attributes,
+    redaction_edits,
     scan_message,
     splice,
 )
@@ -444,11 +445,9 @@ class Pipeline:
         (content dropped or kept; credentials only in credential keys; no event to change)."""
         drop = self._content_mode == "drop"
         # each key's flags → 0 (kept), 1 (credential: masked), 2 (content: dropped): one C pass
-        redacted = rewrite.attr_flags.translate(_REDACTION_DROP if drop else _REDACTION_KEEP)
         edits = rewrite.edits
-        changed = len(redacted) - redacted.count(0)
-        if changed:
-            edits.update({i: None if r == 2 else REDACTED for i, r in enumerate(redacted) if r})
+        table = _REDACTION_DROP if drop else _REDACTION_KEEP
+        changed = redaction_edits(rewrite.attr_flags, table, edits, REDACTED)
         key_flags = self._key_flags
         for item in rewrite.appends:  # write-back's own keys are neither; if one were, it is redacted
             flags = key_flags.get(item[0])

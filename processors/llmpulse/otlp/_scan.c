@@ -1965,6 +1965,51 @@ plan_pairs(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- redaction_edits: which attributes redaction drops or masks --------------------------------- */
+
+PyDoc_STRVAR(redaction_edits_doc,
+"redaction_edits(flags, table, edits, masked, /) -> int\n\n"
+"For each attribute i of a span (``flags[i]``, its key's flags from ``read_attributes``),\n"
+"``table[flags[i]]`` says what redaction does: 0 nothing, 1 mask (``edits[i] = masked``),\n"
+"2 drop (``edits[i] = None``). Returns how many attributes it set.");
+
+static PyObject *
+redaction_edits(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer flags, table;
+    PyObject *edits, *masked, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*y*O!O:redaction_edits", &flags, &table, &PyDict_Type, &edits, &masked)) {
+        return NULL;
+    }
+    Py_ssize_t changed = 0;
+    if (table.len != 256) {
+        PyErr_Format(PyExc_ValueError, "redaction_edits: the table must have 256 entries, not %zd", table.len);
+        goto done;
+    }
+    const uint8_t *f = (const uint8_t *)flags.buf, *t = (const uint8_t *)table.buf;
+    for (Py_ssize_t i = 0; i < flags.len; i++) {
+        uint8_t action = t[f[i]];
+        if (action == 0) {
+            continue;
+        }
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL) {
+            goto done;
+        }
+        int failed = PyDict_SetItem(edits, index, action == 2 ? Py_None : masked);
+        Py_DECREF(index);
+        if (failed < 0) {
+            goto done;
+        }
+        changed++;
+    }
+    result = PyLong_FromSsize_t(changed);
+done:
+    PyBuffer_Release(&flags);
+    PyBuffer_Release(&table);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_spans", scan_spans, METH_VARARGS, scan_spans_doc},
     {"locate_spans", locate_spans, METH_VARARGS, locate_spans_doc},
@@ -1974,6 +2019,7 @@ static PyMethodDef methods[] = {
     {"read_attributes", read_attributes, METH_VARARGS, read_attributes_doc},
     {"edit_attributes", edit_attributes, METH_VARARGS, edit_attributes_doc},
     {"plan_pairs", plan_pairs, METH_VARARGS, plan_pairs_doc},
+    {"redaction_edits", redaction_edits, METH_VARARGS, redaction_edits_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -40,3 +40,6 @@ def plan_pairs(
     write_over: Callable[[Any, Any, bool], int],
     /,
 ) -> None: ...
+def redaction_edits(
+    flags: ReadableBuffer, table: ReadableBuffer, edits: dict[int | str, Any], masked: Any, /
+) -> int: ...

@@ -639,3 +639,19 @@ def plan_pairs(
         if action == 2:
             appends.append(("llmpulse.original." + key, None, key))
         edits[key] = value
+
+
+def redaction_edits(
+    flags: ReadableBuffer, table: ReadableBuffer, edits: dict[int | str, Any], masked: Any, /
+) -> int:
+    """``_scan.redaction_edits`` in Python."""
+    actions = bytes(table)
+    if len(actions) != 256:
+        raise ValueError(f"redaction_edits: the table must have 256 entries, not {len(actions)}")
+    changed = 0
+    for i, flag in enumerate(bytes(flags)):
+        action = actions[flag]
+        if action:
+            edits[i] = None if action == 2 else masked
+            changed += 1
+    return changed

@@ -3,7 +3,8 @@ spans (no LLM, credential or content key: most of them) never become Python obje
 
 ``scan_spans``, ``locate_spans`` (the same, with each span's byte range), ``parents``,
 ``read_attributes``, ``edit_attributes`` (a span's encoding with some attributes replaced, dropped
-or added), ``plan_pairs`` (write-back's decisions as those edits), ``splice`` (a request
+or added), ``plan_pairs`` and ``redaction_edits`` (write-back's and redaction's decisions as
+those edits), ``splice`` (a request
 re-assembled from the spans that changed) and ``find_any`` (a
 fast ``needle in data`` for several needles) come from the C extension ``llmpulse.otlp._scan``
 when it is built (a wheel or ``pip install -e .`` with a C compiler) and from its pure-Python
@@ -30,6 +31,7 @@ try:
         parents,
         plan_pairs,
         read_attributes,
+        redaction_edits,
         scan_spans,
         splice,
     )
@@ -50,6 +52,7 @@ except ImportError as exc:
         parents,
         plan_pairs,
         read_attributes,
+        redaction_edits,
         scan_spans,
         splice,
     )
@@ -101,6 +104,7 @@ __all__ = [
     "parents",
     "plan_pairs",
     "read_attributes",
+    "redaction_edits",
     "scan_message",
     "scan_spans",
     "splice",
