@@ -216,6 +216,8 @@ class OTLPHttpSink:
         self.attempts = 0
         self.connections = 0
         self.fail: Callable[[str], HttpFailure | None] | None = None
+        #: close each connection after its reply without saying so (as an idle timeout does)
+        self.drop_idle = False
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -269,6 +271,8 @@ class OTLPHttpSink:
                     self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(body)
+                if sink.drop_idle:
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

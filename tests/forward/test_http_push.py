@@ -59,6 +59,19 @@ def test_accepted_bytes_arrive_unchanged_over_one_keep_alive_connection(
     assert headers["user-agent"].startswith("llmpulse/")
 
 
+def test_a_keep_alive_connection_closed_while_idle_is_replaced_without_a_failure(
+    sink: OTLPHttpSink, fixtures_dir: Path
+) -> None:
+    sink.drop_idle = True
+    push = _push(sink)
+    try:
+        results = [push.push("traces", _payload(fixtures_dir)) for _ in range(3)]
+    finally:
+        push.close()
+    assert [(r.ok, r.message) for r in results] == [(True, "")] * 3
+    assert (len(sink.requests), sink.attempts, sink.connections) == (3, 3, 3)
+
+
 def test_gzip_is_sent_compressed_and_arrives_whole(sink: OTLPHttpSink, fixtures_dir: Path) -> None:
     payload = _payload(fixtures_dir)
     push = _push(sink, compression="gzip")

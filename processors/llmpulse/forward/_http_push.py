@@ -99,22 +99,42 @@ class HttpPush:
     def _drop(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
         self._local.conn = None
+        self._local.used = False
         with self._lock:
             if conn in self._connections:
                 self._connections.remove(conn)
 
-    def push(self, signal: Signal, payload: bytes) -> PushResult:
-        body = gzip.compress(payload, 6) if self._target.compression == "gzip" else payload
+    def _exchange(self, signal: Signal, body: bytes) -> tuple[http.client.HTTPResponse, bytes]:
+        """One request and its whole reply. A kept-alive connection the server closed while it
+        was idle (collectors close idle ones) fails before anything was read: that one request
+        is sent again at once on a new connection, as HTTP clients do, instead of waiting for the
+        retry backoff."""
         conn = self._connection()
+        reused = getattr(self._local, "used", False)
         try:
             conn.request("POST", PATHS[signal], body=body, headers=self._headers)
             response = conn.getresponse()
-            reply = response.read()
-        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
             self._drop(conn)
+            if not reused:
+                raise
+            conn = self._connection()
+            conn.request("POST", PATHS[signal], body=body, headers=self._headers)
+            response = conn.getresponse()
+        self._local.used = True
+        return response, response.read()
+
+    def push(self, signal: Signal, payload: bytes) -> PushResult:
+        body = gzip.compress(payload, 6) if self._target.compression == "gzip" else payload
+        try:
+            response, reply = self._exchange(signal, body)
+        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                self._drop(conn)
             return PushResult(False, True, message=f"{type(exc).__name__}: {exc}")
         if response.will_close:
-            self._drop(conn)
+            self._drop(self._connection())
         status = response.status
         if status != 200:
             message = _error_message(status, response.reason, reply, response.getheader("Content-Type", ""))
