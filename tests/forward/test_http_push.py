@@ -120,6 +120,18 @@ def test_status_codes_split_as_the_otlp_spec_says(
     assert sink.requests == []
 
 
+def test_an_oversized_reply_is_not_read_and_its_connection_not_reused(
+    sink: OTLPHttpSink, fixtures_dir: Path
+) -> None:
+    answers = iter([HttpFailure(status=400, message="x" * (5 << 20))])
+    sink.fail = lambda signal: next(answers, None)
+    push = _push(sink)
+    refused, accepted = (push.push("traces", _payload(fixtures_dir)) for _ in range(2))
+    push.close()
+    assert (refused.ok, refused.retryable, refused.message) == (False, False, "HTTP 400 Bad Request")
+    assert accepted.ok and sink.connections == 2
+
+
 def test_retry_after_as_an_http_date() -> None:
     now = time.time()
     assert retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(30, abs=1)

@@ -31,6 +31,8 @@ from llmpulse.forward._push import RESPONSES, PushResult
 from llmpulse.otlp import Signal
 
 PATHS: dict[Signal, str] = {"traces": "/v1/traces", "logs": "/v1/logs", "metrics": "/v1/metrics"}
+#: the most of a reply that is read (as gRPC's 4 MiB receive limit): a reply is a few bytes
+MAX_REPLY_BYTES = 4 << 20
 #: https://opentelemetry.io/docs/specs/otlp/#retryable-response-codes
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -122,7 +124,11 @@ class HttpPush:
             conn.request("POST", PATHS[signal], body=body, headers=self._headers)
             response = conn.getresponse()
         self._local.used = True
-        return response, response.read()
+        reply = response.read(MAX_REPLY_BYTES + 1)
+        if len(reply) > MAX_REPLY_BYTES:  # the rest is never read: the connection cannot be reused
+            self._drop(conn)
+            reply = b""
+        return response, reply
 
     def push(self, signal: Signal, payload: bytes) -> PushResult:
         body = gzip.compress(payload, 6) if self._target.compression == "gzip" else payload
@@ -133,8 +139,8 @@ class HttpPush:
             if conn is not None:
                 self._drop(conn)
             return PushResult(False, True, message=f"{type(exc).__name__}: {exc}")
-        if response.will_close:
-            self._drop(self._connection())
+        if response.will_close and getattr(self._local, "conn", None) is not None:
+            self._drop(self._local.conn)
         status = response.status
         if status != 200:
             message = _error_message(status, response.reason, reply, response.getheader("Content-Type", ""))
