@@ -496,9 +496,11 @@ class Pipeline:
         by their encoding (a tenth of the cost), unless they hold a credential (never kept)."""
         encoded = resource.SerializeToString()
         known = self._resource_attrs.get(encoded)
+        credential = False  # a credential key among the attributes (what is kept holds none)
         if known is None:
             attrs = attrs_to_dict(resource.attributes)
-            if not any(self._flags(k) & _CREDENTIAL for k in attrs):
+            credential = any(self._flags(k) & _CREDENTIAL for k in attrs)
+            if not credential:
                 if len(self._resource_attrs) >= 1024:
                     self._resource_attrs.clear()
                 self._resource_attrs[encoded] = attrs
@@ -515,7 +517,8 @@ class Pipeline:
                 set_attributes(resource.attributes, added)
                 attrs.update(added)
                 changed = changed or bool(added)
-        if any(self._flags(k) & _CREDENTIAL for k in attrs):
+                credential = credential or any(self._flags(k) & _CREDENTIAL for k in added)
+        if credential:
             changed = redact_attributes(resource.attributes, "keep", self._truncate) > 0 or changed
         return attrs, changed
 

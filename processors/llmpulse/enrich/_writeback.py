@@ -40,30 +40,29 @@ _TAIL = (
 )
 _HEAD_KEYS, _HEAD_VALUES = tuple(k for k, _ in _HEAD), attrgetter(*(f for _, f in _HEAD))
 _TAIL_KEYS, _TAIL_VALUES = tuple(k for k, _ in _TAIL), attrgetter(*(f for _, f in _TAIL))
-#: what ``written_attributes`` writes on a counted call, in its order (``plan_write_back``)
-_WRITTEN_KEYS = (
-    *_HEAD_KEYS,
-    "gen_ai.response.finish_reasons",
-    "error.type",
-    *_TAIL_KEYS,
-    "llmpulse.counted",
-    "llmpulse.unpriced",
-)
+#: the keys a call writes back, in write order, and (``_WRITTEN_KEYS``) those of a counted call;
+#: ``_canonical_values`` / ``_written_values`` give their values, ``None`` for "not written"
+_CANONICAL_KEYS = (*_HEAD_KEYS, "gen_ai.response.finish_reasons", "error.type", *_TAIL_KEYS)
+_WRITTEN_KEYS = (*_CANONICAL_KEYS, "llmpulse.counted", "llmpulse.unpriced")
+
+
+def _canonical_values(call: LLMCall) -> tuple[Any, ...]:
+    return (
+        *_HEAD_VALUES(call),
+        list(call.finish_reasons) if call.finish_reasons else None,
+        call.error_raw if call.failed else None,
+        *_TAIL_VALUES(call),
+    )
+
+
+def _written_values(call: LLMCall) -> tuple[Any, ...]:
+    usage_known = call.input_tokens is not None or call.output_tokens is not None
+    return (*_canonical_values(call), True, True if call.cost_usd is None and usage_known else None)
 
 
 def canonical_attributes(call: LLMCall) -> dict[str, Any]:
     """The attributes a call writes back, in write order; unknown (``None``) ones left out."""
-    values: dict[str, Any] = {
-        k: v for k, v in zip(_HEAD_KEYS, _HEAD_VALUES(call), strict=True) if v is not None
-    }
-    if call.finish_reasons:
-        values["gen_ai.response.finish_reasons"] = list(call.finish_reasons)
-    if call.failed and call.error_raw is not None:
-        values["error.type"] = call.error_raw
-    for key, value in zip(_TAIL_KEYS, _TAIL_VALUES(call), strict=True):
-        if value is not None:
-            values[key] = value
-    return values
+    return {k: v for k, v in zip(_CANONICAL_KEYS, _canonical_values(call), strict=True) if v is not None}
 
 
 def written_attributes(call: LLMCall, duplicate_of: bytes | None) -> dict[str, Any]:
@@ -75,11 +74,7 @@ def written_attributes(call: LLMCall, duplicate_of: bytes | None) -> dict[str, A
             "llmpulse.counted": False,
             "llmpulse.duplicate_of": duplicate_of.hex(),
         }
-    values = canonical_attributes(call)
-    values["llmpulse.counted"] = True
-    if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None):
-        values["llmpulse.unpriced"] = True
-    return values
+    return {k: v for k, v in zip(_WRITTEN_KEYS, _written_values(call), strict=True) if v is not None}
 
 
 def write_back(
@@ -100,19 +95,9 @@ def plan_write_back(
     appends: AttributeAppends,
 ) -> None:
     """``write_back`` as edits of the span's encoding (``llmpulse.otlp.scan.edit_attributes``).
-    A counted call's values go to ``plan_pairs`` as one tuple beside ``_WRITTEN_KEYS`` (``None``:
-    not written), without building ``written_attributes``' dict."""
+    A counted call's values go to ``plan_pairs`` as one tuple beside ``_WRITTEN_KEYS``, without
+    building ``written_attributes``' dict."""
     if duplicate_of is not None or not isinstance(current, dict):
         plan_attributes(written_attributes(call, duplicate_of), current, edits, appends, keep_original=True)
         return
-    values = (
-        *_HEAD_VALUES(call),
-        list(call.finish_reasons) if call.finish_reasons else None,
-        call.error_raw if call.failed else None,
-        *_TAIL_VALUES(call),
-        True,
-        True
-        if call.cost_usd is None and (call.input_tokens is not None or call.output_tokens is not None)
-        else None,
-    )
-    plan_pairs(_WRITTEN_KEYS, values, current, edits, appends, True, write_over)
+    plan_pairs(_WRITTEN_KEYS, _written_values(call), current, edits, appends, True, write_over)

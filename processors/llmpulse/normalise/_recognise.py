@@ -200,9 +200,8 @@ class Recogniser:
 _ATTR, _JSON, _READ = 0, 1, 2
 #: (how, attribute key, source, scale, implies_streaming)
 _Step = tuple[int, str, Any, float, bool]
-#: (field, parser, its fast-path code in ``_fields``, steps) for the fields a span can fill, in
-#: table order
-_Plan = tuple[tuple[str, Callable[[Any, float], Any], int, tuple[_Step, ...]], ...]
+#: (field, parser, steps) for the fields a span can fill, in table order
+_Plan = tuple[tuple[str, Callable[[Any, float], Any], tuple[_Step, ...]], ...]
 #: a step and the attributes without which it reads nothing
 _Entry = tuple[_Step, frozenset[str] | None]
 #: a step for ``_fields.read_fields``: ``_Step`` and those attributes (``None``: it reads other facts)
@@ -274,7 +273,7 @@ class _Table:
             for name, parse, entries in self._steps:
                 kept = tuple(step for step, need in entries if need is None or not need.isdisjoint(present))
                 if kept:
-                    fields.append((name, parse, _FAST_PATHS.get(parse, 0), kept))
+                    fields.append((name, parse, kept))
             plan = tuple(fields)
             if len(self._plans) >= 1024:
                 self._plans.clear()
@@ -324,7 +323,7 @@ def _read_fields(dialect: Dialect, view: SpanView) -> tuple[dict[str, Any], bool
     values: dict[str, Any] = {}
     implied_streaming = False
     structured: dict[str, Any] = {}
-    for name, parse, _, steps in table.plan(table.keys.intersection(attrs)):
+    for name, parse, steps in table.plan(table.keys.intersection(attrs)):
         for step in steps:
             how, key, _, scale, implies = step
             raw = attrs.get(key) if how == _ATTR else _read_source(step, view, structured)

@@ -101,6 +101,20 @@ def _same(old: Any, value: Any) -> bool:
 _SKIP, _WRITE, _BACKUP = 0, 1, 2
 
 
+def same_without_call(old: Any, value: Any) -> bool:
+    """The usual case on semconv spans, decided without ``write_over``: equal values of the same
+    exact type (str, int, bool, bytes; a float but not a zero, whose sign ``==`` ignores; a
+    non-empty list of str), so storing ``value`` would encode exactly what is there."""
+    kind = type(value)
+    if type(old) is not kind:
+        return False
+    if kind is float:
+        return bool(old == value and old != 0.0)
+    if kind is list:
+        return bool(old) and all(type(item) is str for item in value) and old == value
+    return kind in _EXACT_TYPES and old == value
+
+
 def write_over(old: Any, value: Any, keep_original: bool) -> int:
     """What storing ``value`` over a stored ``old`` (``to_py`` of it) takes: ``_SKIP`` (it holds
     exactly that already), ``_WRITE``, or with ``keep_original`` ``_BACKUP`` (copy what the app
@@ -184,17 +198,8 @@ def plan_attributes(
             appends.append((key, value))
             continue
         old = current[key]
-        kind = type(value)
-        if (
-            old == value
-            and type(old) is kind
-            and (
-                kind in _EXACT_TYPES
-                or (kind is float and old != 0.0)  # not a zero: equal floats are bit-identical
-                or (kind is list and old and all(type(item) is str for item in value))
-            )
-        ):
-            continue  # the usual case on semconv spans, decided without a call (``write_over``)
+        if same_without_call(old, value):
+            continue
         action = write_over(old, value, keep_original)
         if action == _SKIP:
             continue

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from llmpulse.otlp._anyvalue import to_py
+from llmpulse.otlp._anyvalue import same_without_call, to_py
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -602,17 +602,6 @@ def edit_attributes(span: ReadableBuffer, edits: dict[int | str, Any], appends: 
         return bytes(out)
 
 
-def _same_without_call(old: Any, value: Any) -> bool:
-    kind = type(value)
-    if type(old) is not kind:
-        return False
-    if kind is float:
-        return bool(old == value and old != 0.0)
-    if kind is list:
-        return bool(old) and all(type(item) is str for item in value) and old == value
-    return kind in (str, int, bool, bytes) and old == value
-
-
 def plan_pairs(
     keys: tuple[str, ...],
     values: tuple[Any, ...],
@@ -633,7 +622,7 @@ def plan_pairs(
             appends.append((key, value))
             continue
         old = current[key]
-        action = 0 if _same_without_call(old, value) else write_over(old, value, keep_original)
+        action = 0 if same_without_call(old, value) else write_over(old, value, keep_original)
         if action == 0:
             continue
         if action == 2:

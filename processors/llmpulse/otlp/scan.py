@@ -4,9 +4,8 @@ spans (no LLM, credential or content key: most of them) never become Python obje
 ``scan_spans``, ``locate_spans`` (the same, with each span's byte range), ``parents``,
 ``read_attributes``, ``edit_attributes`` (a span's encoding with some attributes replaced, dropped
 or added), ``plan_pairs`` and ``redaction_edits`` (write-back's and redaction's decisions as
-those edits), ``splice`` (a request
-re-assembled from the spans that changed) and ``find_any`` (a
-fast ``needle in data`` for several needles) come from the C extension ``llmpulse.otlp._scan``
+those edits), ``splice`` (a request re-assembled from the spans that changed) and ``find_any``
+(a fast ``needle in data`` for several needles) come from the C extension ``llmpulse.otlp._scan``
 when it is built (a wheel or ``pip install -e .`` with a C compiler) and from its pure-Python
 twin otherwise, the way PyYAML and msgpack offer their speedups; ``NATIVE``
 says which. With ``LLMPULSE_REQUIRE_NATIVE=1`` a missing extension is an ImportError instead
