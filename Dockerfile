@@ -14,7 +14,7 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 # A C compiler for the native extensions the wheel carries (llmpulse.otlp._scan,
-# llmpulse.normalise._fields; setup.py); only this stage compiles.
+# llmpulse.normalise._fields, and the modules mypyc compiles; setup.py); only this stage compiles.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 RUN python -m pip install --upgrade pip build
 COPY pyproject.toml setup.py ./
@@ -24,9 +24,11 @@ COPY README.m[d] ./
 RUN test -f README.md || touch README.md
 RUN python -m build --wheel --outdir /dist .
 # The extensions are optional in setup.py (a checkout without a compiler still installs); the
-# image must not ship without them.
+# image must not ship without them, nor without the mypyc-compiled per-span path.
 RUN python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/otlp/_scan\.cpython-.*\.so' \
- && python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/normalise/_fields\.cpython-.*\.so'
+ && python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/normalise/_fields\.cpython-.*\.so' \
+ && python -m zipfile -l /dist/llmpulse-*.whl | grep -q 'llmpulse/pipeline\.cpython-.*\.so' \
+ && python -m zipfile -l /dist/llmpulse-*.whl | grep -q '__mypyc\.cpython-.*\.so'
 # Every dependency as a wheel too, so the final stage installs offline and needs no compiler.
 RUN python -m pip wheel --wheel-dir /dist "$(ls /dist/llmpulse-*.whl)[kubernetes]"
 

@@ -1,24 +1,52 @@
-"""The native scanner (processors/llmpulse/otlp/_scan.c) and dialect-table reader
-(processors/llmpulse/normalise/_fields.c); everything else is in pyproject.toml.
+"""The native parts of llmpulse; everything else is in pyproject.toml.
 
-``optional=True``: without a C compiler the build still succeeds and llmpulse.otlp.scan uses
-its pure-Python twin (LLMPULSE_REQUIRE_NATIVE=1 turns that into an ImportError)."""
+- The OTLP span scanner (processors/llmpulse/otlp/_scan.c) and the dialect-table reader
+  (processors/llmpulse/normalise/_fields.c), hand-written C.
+- The per-span path (the modules ``llmpulse._compiled.COMPILED`` lists) compiled with mypyc from
+  the same typed Python: the source stays the one reference, and runs as it is when not built.
+
+Every part is optional: without a C compiler (or mypyc) the build still succeeds and llmpulse
+runs the Python (LLMPULSE_REQUIRE_NATIVE=1 turns a missing C extension into an ImportError).
+``LLMPULSE_MYPYC=0`` builds without the mypyc part.
+"""
+
+import os
+import runpy
+import sys
 
 from setuptools import Extension, setup
 
-setup(
-    ext_modules=[
-        Extension(
-            "llmpulse.otlp._scan",
-            ["processors/llmpulse/otlp/_scan.c"],
-            extra_compile_args=["-Wall"],
-            optional=True,
-        ),
-        Extension(
-            "llmpulse.normalise._fields",
-            ["processors/llmpulse/normalise/_fields.c"],
-            extra_compile_args=["-Wall"],
-            optional=True,
-        ),
-    ]
-)
+extensions = [
+    Extension(
+        "llmpulse.otlp._scan",
+        ["processors/llmpulse/otlp/_scan.c"],
+        extra_compile_args=["-Wall"],
+        optional=True,
+    ),
+    Extension(
+        "llmpulse.normalise._fields",
+        ["processors/llmpulse/normalise/_fields.c"],
+        extra_compile_args=["-Wall"],
+        optional=True,
+    ),
+]
+
+
+def compiled_with_mypyc() -> list[Extension]:
+    if os.environ.get("LLMPULSE_MYPYC", "1") == "0":
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("llmpulse: mypyc is not installed; the per-span path stays interpreted", file=sys.stderr)
+        return []
+    names = runpy.run_path("processors/llmpulse/_compiled.py")["COMPILED"]
+    paths = ["processors/" + name.replace(".", "/") + ".py" for name in names]
+    # type-checks the whole package first (its config: pyproject's [tool.mypy]), then emits C
+    built: list[Extension] = mypycify(paths, opt_level="3")
+    for extension in built:
+        extension.optional = True
+    return built
+
+
+setup(ext_modules=extensions + compiled_with_mypyc())

@@ -6,7 +6,7 @@ metadata; span metrics and the write-back read only this record, never the diale
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 #: Operations that are a request to a model. Agent, tool and workflow spans are not calls:
 #: they wrap calls and would double count their children's usage.
@@ -96,7 +96,5 @@ class LLMCall:
 
 
 _MERGEABLE = tuple(
-    name
-    for name in LLMCall.__slots__  # type: ignore[attr-defined]
-    if name not in ("dialect", "finish_reasons", "failed", "dimensions")
+    f.name for f in fields(LLMCall) if f.name not in ("dialect", "finish_reasons", "failed", "dimensions")
 )

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from google.protobuf.message import Message
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from llmpulse._backpressure import Backpressure as Backpressure  # re-exported: the exporters raise it
 from llmpulse.accesslogs import AccessLogReader
 from llmpulse.call import LLMCall
 from llmpulse.config import Config
@@ -91,14 +92,6 @@ _REDACTED_KEY = "llmpulse.content.redacted"
 _REDACTED_KEY_BYTES = (_REDACTED_KEY.encode(),)
 #: what every credential value the scrubber masks contains (``enrich.scrub_credential_values``)
 _CREDENTIAL_MARKERS = (b"Bearer", b"sk-")
-
-
-class Backpressure(Exception):
-    """An exporter cannot take more now; the client should retry after ``retry_after_s``."""
-
-    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class Exporter(Protocol):

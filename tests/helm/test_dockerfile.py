@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from llmpulse._compiled import COMPILED
 from tests.helm.conftest import CHART, ROOT, render
 
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|clang|make|build-essential|python3?-dev|libc6-dev|cargo|rustc)\b")
@@ -78,6 +79,7 @@ def test_builder_compiles_the_native_scanner_and_refuses_a_wheel_without_it(stag
     check = runs[build + 1]  # setup.py marks the extension optional: the image must not be
     assert "zipfile -l /dist/llmpulse-*.whl" in check and "llmpulse/otlp/_scan" in check
     assert "llmpulse/normalise/_fields" in check
+    assert "llmpulse/pipeline" in check and "__mypyc" in check  # the mypyc-compiled per-span path
 
 
 def test_final_stage_has_no_build_tools_and_installs_offline_from_the_builder(stages: list[Stage]) -> None:
@@ -138,6 +140,8 @@ def test_build_context_holds_what_the_builder_copies_and_nothing_else() -> None:
     assert {c.replace("README.m[d]", "README.md") for c in copied} <= allowed
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # mypyc type-checks the package and compiles the per-span path: minutes
 def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_path: Path) -> None:
     """Built like the builder stage does, from a copy of the build context .dockerignore lets in."""
     context, out = tmp_path / "context", tmp_path / "dist"
@@ -149,7 +153,7 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so")
     shutil.copytree(ROOT / "processors", context / "processors", ignore=ignore)
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    result = subprocess.run([*pip, "-w", str(out), str(context)], capture_output=True, text=True, timeout=240)
+    result = subprocess.run([*pip, "-w", str(out), str(context)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     wheel = next(out.glob("llmpulse-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
@@ -163,5 +167,11 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
     assert f"llmpulse/otlp/_scan{suffix}" in names, sorted(n for n in names if "_scan" in n)
     assert {f"llmpulse/normalise/_fields{suffix}", "llmpulse/normalise/_fields.pyi"} <= names
     assert {"llmpulse/otlp/_scan.pyi", "llmpulse/otlp/_scan_py.py", "llmpulse/otlp/scan.py"} <= names
+    # every module mypyc compiles, beside its source (``llmpulse._compiled`` falls back to it), and
+    # the group's shared library at the top level
+    for module in COMPILED:
+        path = module.replace(".", "/")
+        assert {f"{path}{suffix}", f"{path}.py"} <= names, module
+    assert any(n.endswith(f"__mypyc{suffix}") and "/" not in n for n in names), sorted(names)[:5]
     assert not any(n.startswith(("tests/", "helm/")) for n in names)
     assert "Provides-Extra: kubernetes" in metadata

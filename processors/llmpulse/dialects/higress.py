@@ -5,7 +5,7 @@ from __future__ import annotations
 from llmpulse.dialects import semconv
 from llmpulse.dialects._spec import A, Dialect, Mapped, extend
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="higress",
     fields=extend(
         semconv.FIELDS,

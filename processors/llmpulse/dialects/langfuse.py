@@ -32,7 +32,7 @@ def _u(*path: str) -> J:
     return J(USAGE, path)
 
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="langfuse",
     fields=extend(
         semconv.FIELDS,

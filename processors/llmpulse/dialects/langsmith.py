@@ -13,7 +13,7 @@ from llmpulse.dialects._spec import A, Dialect, J, Mapped, extend
 
 KIND = "langsmith.span.kind"
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="langsmith",
     fields=extend(
         semconv.FIELDS,

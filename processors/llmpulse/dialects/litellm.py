@@ -13,7 +13,7 @@ import re
 from llmpulse.dialects import semconv
 from llmpulse.dialects._spec import A, Dialect, extend
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="litellm",
     fields=extend(
         semconv.FIELDS,

@@ -27,7 +27,7 @@ _OPS = {
     "Image Generation": "image_generation",
 }
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="logfire",
     fields=extend(
         semconv.FIELDS,

@@ -12,7 +12,7 @@ from llmpulse.dialects._spec import A, Dialect, Event, J, Mapped
 
 KIND = "openinference.span.kind"
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="openinference",
     fields={
         "operation": (Mapped(KIND, {"LLM": "chat", "EMBEDDING": "embeddings", "RERANKER": "rerank"}),),

@@ -15,7 +15,7 @@ from llmpulse.dialects._spec import A, Dialect, Scope, extend
 
 _SCOPE = re.compile(r"^openlit\.instrumentation\.(?P<provider>[a-z_]+)")
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="openlit",
     fields=extend(
         semconv.FIELDS,

@@ -16,7 +16,7 @@ from llmpulse.dialects._spec import A, Dialect, Event, Scope, extend
 
 _SCOPE = re.compile(r"^opentelemetry\.instrumentation\.(?P<provider>[a-z_]+?)(?:\.v\d+)?$")
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="openllmetry",
     fields=extend(
         semconv.FIELDS,

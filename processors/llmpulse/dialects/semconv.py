@@ -43,7 +43,7 @@ FIELDS: Fields = {
     "response_id": (A("gen_ai.response.id"),),
 }
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="semconv",
     fields=FIELDS,
     scopes=(

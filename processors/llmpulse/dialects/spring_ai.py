@@ -10,7 +10,7 @@ from __future__ import annotations
 from llmpulse.dialects import semconv
 from llmpulse.dialects._spec import Dialect
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="spring_ai",
     fields=semconv.FIELDS,
     scopes=("org.springframework.ai", "spring-ai", "spring_ai"),

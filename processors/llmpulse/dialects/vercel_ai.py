@@ -21,7 +21,7 @@ _DO = re.compile(r"^ai\.\w+\.(?P<do>doGenerate|doStream|doEmbed)$")
 #: writes. Paths as Langfuse reads them (reference §7b).
 _META = "ai.response.providerMetadata"
 
-LEGACY = Dialect(
+LEGACY: Dialect = Dialect(
     name="vercel_ai",
     fields=extend(
         semconv.FIELDS,
@@ -69,7 +69,7 @@ LEGACY = Dialect(
     },
 )
 
-V7 = Dialect(
+V7: Dialect = Dialect(
     name="vercel_ai_v7",
     fields=extend(
         semconv.FIELDS,

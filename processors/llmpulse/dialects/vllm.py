@@ -10,7 +10,7 @@ from __future__ import annotations
 from llmpulse.dialects import semconv
 from llmpulse.dialects._spec import A, Const, Dialect, extend
 
-DIALECT = Dialect(
+DIALECT: Dialect = Dialect(
     name="vllm",
     fields=extend(
         semconv.FIELDS,

@@ -193,7 +193,10 @@ class Deduplicator:
         limit = self._max
         for cand in candidates:
             parent = cand.parent_id
-            if not parent or cand.duplicate_of is not None:
+            # ``counted``, not ``duplicate_of is not None``: the walk below marks ``cand`` through
+            # ``_mark``, and a type checker that narrowed the field here would assume it still
+            # ``None`` after the walk (mypyc compiles that assumption into a check that fails)
+            if not parent or not cand.counted:
                 continue
             trace = cand.trace_id
             server = cand.dialect.server_side
