@@ -47,7 +47,7 @@ ERROR_CLASSES = (
 TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class LLMCall:
     """One LLM call as llmpulse understands it.
 
@@ -80,6 +80,63 @@ class LLMCall:
     service_name: str | None = None
     response_id: str | None = None
     dimensions: dict[str, str] = field(default_factory=dict)
+
+    # written out, not generated: mypyc compiles a written ``__init__`` (a generated one runs as
+    # interpreted code, once per call)
+    def __init__(
+        self,
+        dialect: str,
+        *,
+        operation: str | None = None,
+        provider: str | None = None,
+        request_model: str | None = None,
+        response_model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+        streaming: bool | None = None,
+        ttft_s: float | None = None,
+        duration_s: float | None = None,
+        finish_reasons: list[str] | None = None,
+        failed: bool = False,
+        error_class: str | None = None,
+        error_raw: str | None = None,
+        http_status: int | None = None,
+        cost_usd: float | None = None,
+        price_version: str | None = None,
+        reported_cost_usd: float | None = None,
+        server_address: str | None = None,
+        service_name: str | None = None,
+        response_id: str | None = None,
+        dimensions: dict[str, str] | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.operation = operation
+        self.provider = provider
+        self.request_model = request_model
+        self.response_model = response_model
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cache_read_tokens = cache_read_tokens
+        self.cache_write_tokens = cache_write_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.streaming = streaming
+        self.ttft_s = ttft_s
+        self.duration_s = duration_s
+        self.finish_reasons = [] if finish_reasons is None else finish_reasons
+        self.failed = failed
+        self.error_class = error_class
+        self.error_raw = error_raw
+        self.http_status = http_status
+        self.cost_usd = cost_usd
+        self.price_version = price_version
+        self.reported_cost_usd = reported_cost_usd
+        self.server_address = server_address
+        self.service_name = service_name
+        self.response_id = response_id
+        self.dimensions = {} if dimensions is None else dimensions
 
     def fill_gaps_from(self, other: LLMCall) -> None:
         """Take from ``other`` every field this record does not know (same call, another span)."""

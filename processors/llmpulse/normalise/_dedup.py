@@ -29,7 +29,7 @@ from llmpulse.dialects import Dialect
 SpanKey = tuple[bytes, bytes]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Candidate:
     """A recognised call and where it sits, before deciding whether it is counted."""
 
@@ -44,6 +44,33 @@ class Candidate:
     duplicate_of: bytes | None = None
     duplicate_reason: str | None = None
     extras: dict[str, object] = field(default_factory=dict)
+
+    # written out so that mypyc compiles it (``LLMCall.__init__``)
+    def __init__(
+        self,
+        call: LLMCall,
+        dialect: Dialect,
+        resource_key: tuple[str, ...],
+        trace_id: bytes,
+        span_id: bytes,
+        parent_id: bytes,
+        start_ns: int,
+        end_ns: int,
+        duplicate_of: bytes | None = None,
+        duplicate_reason: str | None = None,
+        extras: dict[str, object] | None = None,
+    ) -> None:
+        self.call = call
+        self.dialect = dialect
+        self.resource_key = resource_key
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_id = parent_id
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.duplicate_of = duplicate_of
+        self.duplicate_reason = duplicate_reason
+        self.extras = {} if extras is None else extras
 
     @property
     def counted(self) -> bool:

@@ -95,7 +95,7 @@ _PARSERS: dict[str, Callable[[Any, float], Any]] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SpanView:
     """A span's attributes flattened once, with the facts dialect sources read."""
 
@@ -105,6 +105,16 @@ class SpanView:
     name: str = ""
     start_ns: int = 0
 
+    # written out so that mypyc compiles it (``LLMCall.__init__``)
+    def __init__(
+        self, span: Span, attrs: Mapping[str, Any], scope: str, name: str = "", start_ns: int = 0
+    ) -> None:
+        self.span = span
+        self.attrs = attrs
+        self.scope = scope
+        self.name = name
+        self.start_ns = start_ns
+
     def event_offset_s(self, names: frozenset[str]) -> float | None:
         for event in self.span.events:
             if event.name in names:
@@ -113,7 +123,7 @@ class SpanView:
         return None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class ErrorEvidence:
     """Everything that may say a call failed and why, for the error classifier."""
 
@@ -121,6 +131,18 @@ class ErrorEvidence:
     http_status: int | None = None
     texts: list[str] = field(default_factory=list)
     raw: str | None = None
+
+    def __init__(
+        self,
+        failed: bool = False,
+        http_status: int | None = None,
+        texts: list[str] | None = None,
+        raw: str | None = None,
+    ) -> None:
+        self.failed = failed
+        self.http_status = http_status
+        self.texts = [] if texts is None else texts
+        self.raw = raw
 
 
 class Recogniser:
