@@ -13,8 +13,10 @@ runs the Python (LLMPULSE_REQUIRE_NATIVE=1 turns a missing C extension into an I
 import os
 import runpy
 import sys
+import time
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 extensions = [
     Extension(
@@ -49,4 +51,18 @@ def compiled_with_mypyc() -> list[Extension]:
     return built
 
 
-setup(ext_modules=extensions + compiled_with_mypyc())
+class BuildExt(build_ext):
+    """Stamps every built module with the build's time. ``llmpulse._compiled`` compares a module's
+    file with its source's to tell a stale build; setuptools would keep an unchanged mypyc shim
+    (the code is in the group's shared library) with the time of an earlier build."""
+
+    def run(self) -> None:
+        super().run()
+        now = time.time()
+        for extension in self.extensions:
+            path = self.get_ext_fullpath(extension.name)
+            if os.path.exists(path):
+                os.utime(path, (now, now))
+
+
+setup(ext_modules=extensions + compiled_with_mypyc(), cmdclass={"build_ext": BuildExt})

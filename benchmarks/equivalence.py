@@ -17,6 +17,7 @@ process (``PYTHONPATH=<checkout>/processors``), and compares what they produce:
   restore exactly the aggregate the before checkout had.
 
     python -m benchmarks.equivalence --before /tmp/sm-before/processors
+    python -m benchmarks.equivalence --interpreted   # mypyc-compiled against the same source run
 """
 
 from __future__ import annotations
@@ -306,8 +307,10 @@ def _journal_read(directory: Path) -> dict[str, Any]:
 
 def _child(args: argparse.Namespace) -> int:
     import llmpulse
+    import llmpulse.pipeline
 
     print(f"{args.mode}: llmpulse from {llmpulse.__file__}", file=sys.stderr)
+    print(f"{args.mode}: pipeline from {llmpulse.pipeline.__file__}", file=sys.stderr)
     if args.mode == "dump":
         result: dict[str, Any] = {
             "pipeline": _pipeline_dump(args.batches, args.requests),
@@ -324,8 +327,11 @@ def _child(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(processors: str, *argv: str) -> Any:
+def _run(processors: str, *argv: str, interpreted: bool = False) -> Any:
     env = {**os.environ, "PYTHONPATH": processors}
+    env.pop("LLMPULSE_PURE_PYTHON", None)
+    if interpreted:  # the mypyc-compiled modules imported from their source (llmpulse._compiled)
+        env["LLMPULSE_PURE_PYTHON"] = "1"
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.equivalence", *argv],
         env=env,
@@ -358,6 +364,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--before", help="the old checkout's processors dir")
+    parser.add_argument(
+        "--interpreted",
+        action="store_true",
+        help="before = the --after checkout with its mypyc-compiled modules run from source",
+    )
     parser.add_argument("--after", default=str(HERE.parent / "processors"))
     parser.add_argument("--batches", type=int, default=16)
     parser.add_argument("--requests", type=int, default=160, help="load requests (the fixtures follow)")
@@ -366,10 +377,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode:
         return _child(args)
+    if args.interpreted:
+        args.before = args.before or args.after
     if not args.before:
-        parser.error("--before is required")
+        parser.error("--before (or --interpreted) is required")
+    pure = args.interpreted
     sizes = ("--batches", str(args.batches), "--requests", str(args.requests))
-    before = _run(args.before, "--mode", "dump", *sizes)
+    before = _run(args.before, "--mode", "dump", *sizes, interpreted=pure)
     after = _run(args.after, "--mode", "dump", *sizes)
     failures = _diff("dump", before, after)
     counts = (
@@ -383,11 +397,13 @@ def main(argv: list[str] | None = None) -> int:
         "{} random-calls exposition lines".format(*counts)
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for writer, reader in ((args.before, args.after), (args.after, args.after)):
-            state = Path(tmp) / f"state-{hash((writer, reader)) & 0xFFFF}"
-            written = _run(writer, "--mode", "journal-write", "--state", str(state), *sizes)
+        for n, (writer, reader) in enumerate(((args.before, args.after), (args.after, args.after))):
+            state = Path(tmp) / f"state-{n}"
+            written = _run(
+                writer, "--mode", "journal-write", "--state", str(state), *sizes, interpreted=pure and n == 0
+            )
             read = _run(reader, "--mode", "journal-read", "--state", str(state))
-            label = "old journal, new reader" if writer != reader else "new journal, new reader"
+            label = "old journal, new reader" if n == 0 else "new journal, new reader"
             failures += _diff(f"{label}: exposition", written["exposition"], read["exposition"])
             failures += _diff(f"{label}: snapshot", written["snapshot"], read["snapshot"])
             print(f"{label}: {read['replayed']} batches replayed, {read['corrupt']} corrupt lines")

@@ -26,9 +26,9 @@ $SUDO pkill -x prometheus 2>/dev/null || true
 $SUDO pkill -x prometheus-alertmanager 2>/dev/null || true
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test,kubernetes]'
-# setup.py builds the C extensions as optional (a missing compiler is not an install error); here
-# a missing llmpulse.otlp._scan or llmpulse.normalise._fields fails the run instead of testing
-# only their pure-Python twins
+# setup.py builds the C extensions and the mypyc-compiled per-span path as optional (a missing
+# compiler is not an install error); here a missing llmpulse.otlp._scan, llmpulse.normalise._fields
+# or mypyc build (llmpulse._compiled) fails the run instead of testing only the pure-Python code
 export LLMPULSE_REQUIRE_NATIVE=1
 python3 -c 'import llmpulse.otlp.scan, llmpulse.normalise'
 exec python3 -m pytest "$@"

@@ -8,7 +8,8 @@ extension module before a ``.py`` of the same name, so after a source is edited 
 rebuild its old compiled code would still run: when any compiled module is older than its
 source, every module of the list is imported from its source instead (the compiled ones call
 each other directly, so one stale module means the whole group is), with a warning.
-``LLMPULSE_PURE_PYTHON=1`` imports them all from source on purpose (to debug, or to compare).
+``LLMPULSE_PURE_PYTHON=1`` imports them all from source on purpose (to debug, or to compare);
+``LLMPULSE_REQUIRE_NATIVE=1`` (the test run) makes a missing or stale build an ``ImportError``.
 
 This file imports nothing of llmpulse: ``setup.py`` reads ``COMPILED`` from it before the
 package is built.
@@ -88,10 +89,21 @@ class _SourceFinder:
 def use_sources_when_needed() -> bool:
     """Import the compiled modules from source when asked to or when the build is stale;
     returns whether it does. Runs once, from ``llmpulse/__init__.py``, before any of them."""
+    pure = os.environ.get("LLMPULSE_PURE_PYTHON", "") not in ("", "0")
     compiled = compiled_modules()
+    if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1" and not pure:
+        # as llmpulse.otlp.scan does for the C scanner: the test run and the image check that
+        # what they measure and ship is the build, not the fallback
+        missing = [name for name in COMPILED if name not in compiled]
+        if missing or stale_modules():
+            raise ImportError(
+                f"LLMPULSE_REQUIRE_NATIVE=1 but the mypyc build is {'stale' if not missing else 'missing'}"
+                f" ({', '.join(missing or stale_modules())}): pip install -e . (or python setup.py"
+                " build_ext --inplace) rebuilds it"
+            )
     if not compiled:
         return False
-    if os.environ.get("LLMPULSE_PURE_PYTHON", "") not in ("", "0"):
+    if pure:
         reason = None
     else:
         stale = stale_modules()

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from llmpulse.call import LLMCall
 from llmpulse.dialects import Dialect
 
@@ -144,6 +146,8 @@ def _paired(entry: _Entry) -> _Entry:
     return (entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], True)
 
 
+# a tool may record its decisions in a subclass (benchmarks/equivalence.py), compiled or not
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Deduplicator:
     """Marks duplicate candidates in place; keeps bounded memory of recent calls across batches."""
 
