@@ -22,11 +22,17 @@ needs_build = pytest.mark.skipif(
 )
 
 
-def _fake_package(tmp_path: Path, stale: set[str]) -> Path:
+def _fake_package(tmp_path: Path, stale: set[str], *, checkout: bool = True) -> Path:
     """A package directory holding each compiled module's source and extension, with the sources
-    in ``stale`` written after their extension."""
+    in ``stale`` written after their extension; laid out as a source checkout (``setup.py`` beside
+    ``processors/llmpulse``) or as an install (``site-packages/llmpulse``)."""
+    root = tmp_path / "repo"
+    package = root / "processors" / "llmpulse" if checkout else tmp_path / "site-packages" / "llmpulse"
+    package.mkdir(parents=True)
+    if checkout:
+        (root / "setup.py").write_text("")
     for name in _compiled.COMPILED:
-        source = tmp_path.joinpath(*name.split(".")[1:]).with_suffix(".py")
+        source = package.joinpath(*name.split(".")[1:]).with_suffix(".py")
         source.parent.mkdir(parents=True, exist_ok=True)
         extension = source.with_name(source.stem + SUFFIX)
         source.write_text(f"WHERE = {name!r}\n")
@@ -34,13 +40,21 @@ def _fake_package(tmp_path: Path, stale: set[str]) -> Path:
         built, edited = 1_000_000_000, 1_000_000_000 + (60 if name in stale else -60)
         os.utime(extension, (built, built))
         os.utime(source, (edited, edited))
-    return tmp_path
+    return package
 
 
 def test_a_source_edited_after_the_build_is_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_compiled, "_PACKAGE", _fake_package(tmp_path, {"llmpulse.normalise._dedup"}))
     assert _compiled.compiled_modules() == list(_compiled.COMPILED)
     assert _compiled.stale_modules() == ["llmpulse.normalise._dedup"]
+
+
+def test_an_installed_package_is_never_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip unpacks a wheel's files in order: ``call.py`` after ``call.cpython-*.so``."""
+    installed = _fake_package(tmp_path, set(_compiled.COMPILED), checkout=False)
+    monkeypatch.setattr(_compiled, "_PACKAGE", installed)
+    assert _compiled.compiled_modules() == list(_compiled.COMPILED)
+    assert _compiled.stale_modules() == []
 
 
 def test_without_extensions_nothing_is_compiled_or_stale(
@@ -57,12 +71,13 @@ def test_without_extensions_nothing_is_compiled_or_stale(
 def test_the_source_finder_serves_every_compiled_module_from_its_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_compiled, "_PACKAGE", _fake_package(tmp_path, set()))
+    package = _fake_package(tmp_path, set())
+    monkeypatch.setattr(_compiled, "_PACKAGE", package)
     finder = _compiled._SourceFinder(_compiled.COMPILED)
     for name in _compiled.COMPILED:
         spec = finder.find_spec(name)
         assert spec is not None and spec.origin is not None
-        assert Path(spec.origin) == tmp_path.joinpath(*name.split(".")[1:]).with_suffix(".py")
+        assert Path(spec.origin) == package.joinpath(*name.split(".")[1:]).with_suffix(".py")
         assert isinstance(spec.loader, importlib.machinery.SourceFileLoader)
     assert finder.find_spec("llmpulse.otlp.scan") is None  # anything else: the usual finders
 

@@ -61,8 +61,17 @@ def compiled_modules() -> list[str]:
     return [name for name in COMPILED if _extension(_source(name)) is not None]
 
 
+def _in_checkout() -> bool:
+    """Whether this is a source checkout built in place (``processors/llmpulse`` beside
+    ``setup.py``), the only place a build goes stale. An installed wheel's files get the time
+    they were unpacked, a source possibly after its module: times say nothing there."""
+    return (_PACKAGE.parent.parent / "setup.py").is_file() and _PACKAGE.parent.name == "processors"
+
+
 def stale_modules() -> list[str]:
-    """Compiled modules whose source changed after the build."""
+    """Compiled modules whose source changed after the build (in a source checkout)."""
+    if not _in_checkout():
+        return []
     stale = []
     for name in COMPILED:
         source = _source(name)

@@ -6,6 +6,7 @@ the native scanner compiled in)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -173,5 +174,24 @@ def test_the_wheel_the_image_installs_has_the_package_data_and_entry_point(tmp_p
         path = module.replace(".", "/")
         assert {f"{path}{suffix}", f"{path}.py"} <= names, module
     assert any(n.endswith(f"__mypyc{suffix}") and "/" not in n for n in names), sorted(names)[:5]
+    # installed as the image installs it: every compiled module runs compiled, and pip's unpacking
+    # times (a source after its module) are not taken for a stale build
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "-q", "--target", str(site)]
+    result = subprocess.run([*pip, str(wheel)], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    code = (
+        "import importlib\n"
+        "from llmpulse._compiled import COMPILED\n"
+        "print('\\n'.join(importlib.import_module(n).__file__ for n in COMPILED))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("LLMPULSE_PURE_PYTHON", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(site)
+    ran = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    files = ran.stdout.split()
+    assert len(files) == len(COMPILED) and all(f.startswith(str(site)) and f.endswith(suffix) for f in files)
     assert not any(n.startswith(("tests/", "helm/")) for n in names)
     assert "Provides-Extra: kubernetes" in metadata
