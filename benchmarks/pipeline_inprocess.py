@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 import llmpulse
 from benchmarks.loadgen import build_load, describe
+from benchmarks.run_throughput import build_line
 from llmpulse.config import validate
 from llmpulse.otlp import decode_protobuf
 from llmpulse.pipeline import Pipeline
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return spans
 
     print(f"llmpulse from {llmpulse.__file__}")
+    print(build_line())
     print(f"load: {describe(load)}")
     run(len(load))  # warm caches (key flags, scope dialects, price lookups)
     tune_collector()  # the collector as ``llmpulse serve`` sets it up after start-up

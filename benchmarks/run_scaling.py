@@ -58,6 +58,7 @@ from benchmarks.run_throughput import (
     Server,
     _stop,
     _wait,
+    build_line,
     check_llmpulse,
     forward_args,
     free_port,
@@ -479,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     load = build_load(16, 512, args.llm_share)
     print(f"load: {describe(load)}")
     print(f"machine: {os.cpu_count()} CPUs, {platform_line()}, load average {os.getloadavg()}", flush=True)
+    print(build_line(), flush=True)
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="llmpulse-scaling-") as tmp:
         work = Path(tmp)

@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     load = build_load(args.batches, args.spans, args.llm_share)
     print(f"load: {describe(load)}")
     print(f"machine: {os.cpu_count()} CPUs, {platform_line()}")
+    print(build_line())
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="llmpulse-bench-") as tmp:
         workdir = Path(tmp)
@@ -446,6 +447,28 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"results": [asdict(r) for r in results], "spans_per_cpu_s": summary}, indent=2)
         )
     return 0 if all(r.failed == 0 for r in results) else 1
+
+
+def build_line() -> str:
+    """Which native parts the llmpulse under test has (the server runs with this environment)."""
+    import importlib.util
+    import sys
+
+    from llmpulse._compiled import COMPILED, compiled_modules
+    from llmpulse.otlp import scan
+
+    fields = importlib.util.find_spec("llmpulse.normalise._fields") is not None
+    compiled = [n for n in compiled_modules() if n in COMPILED]
+    pure = os.environ.get("LLMPULSE_PURE_PYTHON", "") not in ("", "0")
+    running = (
+        "run from source"
+        if pure or any(finder.__class__.__name__ == "_SourceFinder" for finder in sys.meta_path)
+        else "compiled"
+    )
+    return (
+        f"llmpulse build: C scanner {'yes' if scan.NATIVE else 'no'}, dialect reader "
+        f"{'yes' if fields else 'no'}, mypyc {len(compiled)}/{len(COMPILED)} modules ({running})"
+    )
 
 
 def platform_line() -> str:
