@@ -452,22 +452,16 @@ def main(argv: list[str] | None = None) -> int:
 def build_line() -> str:
     """Which native parts the llmpulse under test has (the server runs with this environment)."""
     import importlib.util
-    import sys
 
+    import llmpulse.pipeline
     from llmpulse._compiled import COMPILED, compiled_modules
     from llmpulse.otlp import scan
 
     fields = importlib.util.find_spec("llmpulse.normalise._fields") is not None
-    compiled = [n for n in compiled_modules() if n in COMPILED]
-    pure = os.environ.get("LLMPULSE_PURE_PYTHON", "") not in ("", "0")
-    running = (
-        "run from source"
-        if pure or any(finder.__class__.__name__ == "_SourceFinder" for finder in sys.meta_path)
-        else "compiled"
-    )
+    running = "run from source" if llmpulse.pipeline.__file__.endswith(".py") else "compiled"
     return (
         f"llmpulse build: C scanner {'yes' if scan.NATIVE else 'no'}, dialect reader "
-        f"{'yes' if fields else 'no'}, mypyc {len(compiled)}/{len(COMPILED)} modules ({running})"
+        f"{'yes' if fields else 'no'}, mypyc {len(compiled_modules())}/{len(COMPILED)} modules ({running})"
     )
 
 

@@ -100,30 +100,26 @@ def use_sources_when_needed() -> bool:
     returns whether it does. Runs once, from ``llmpulse/__init__.py``, before any of them."""
     pure = os.environ.get("LLMPULSE_PURE_PYTHON", "") not in ("", "0")
     compiled = compiled_modules()
+    stale = stale_modules() if compiled and not pure else []
     if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1" and not pure:
         # as llmpulse.otlp.scan does for the C scanner: the test run and the image check that
         # what they measure and ship is the build, not the fallback
         missing = [name for name in COMPILED if name not in compiled]
-        if missing or stale_modules():
+        if missing or stale:
             raise ImportError(
-                f"LLMPULSE_REQUIRE_NATIVE=1 but the mypyc build is {'stale' if not missing else 'missing'}"
-                f" ({', '.join(missing or stale_modules())}): pip install -e . (or python setup.py"
+                f"LLMPULSE_REQUIRE_NATIVE=1 but the mypyc build is {'missing' if missing else 'stale'}"
+                f" ({', '.join(missing or stale)}): pip install -e . (or python setup.py"
                 " build_ext --inplace) rebuilds it"
             )
-    if not compiled:
+    if not compiled or not (pure or stale):
         return False
-    if pure:
-        reason = None
-    else:
-        stale = stale_modules()
-        if not stale:
-            return False
-        reason = (
-            f"llmpulse: {', '.join(stale)} changed after the mypyc build; running every compiled "
-            "module from source (rebuild: pip install -e . or python setup.py build_ext --inplace)"
-        )
     if not any(isinstance(finder, _SourceFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _SourceFinder(COMPILED))  # type: ignore[arg-type]
-    if reason is not None:
-        warnings.warn(reason, RuntimeWarning, stacklevel=3)
+    if stale:
+        warnings.warn(
+            f"llmpulse: {', '.join(stale)} changed after the mypyc build; running every compiled "
+            "module from source (rebuild: pip install -e . or python setup.py build_ext --inplace)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return True

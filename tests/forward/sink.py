@@ -20,8 +20,9 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +45,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from llmpulse.otlp import attrs_to_dict
+from llmpulse.server import Gateway
+from tests.support.gateway import gateway_config, running_gateway
 from tests.support.promstack import free_port
 
 _SERVICES: dict[str, tuple[str, Any, Any]] = {
@@ -378,3 +381,29 @@ class Rotel:
             self.process.kill()
             self.process.wait(5)
         self.process = None
+
+
+@contextmanager
+def gateway_through_rotel(
+    tmp_path: Path, protocol: str = "grpc", **target: Any
+) -> Iterator[tuple[Gateway, Rotel, OTLPSink, OTLPSink]]:
+    """A gateway forwarding to a real Rotel over ``protocol`` (its OTLP/gRPC or OTLP/HTTP
+    receiver), whose exporters feed two sinks (traces, logs); ``target``: more target settings."""
+    traces, logs = OTLPSink().start(), OTLPSink().start()
+    rotel = Rotel(tmp_path, traces.endpoint, logs.endpoint)
+    rotel.start()
+    endpoint = rotel.http_endpoint if protocol == "http/protobuf" else rotel.endpoint
+    config = gateway_config(
+        tmp_path / "data",
+        forward={
+            "targets": [{"endpoint": endpoint, "name": "rotel", "protocol": protocol, **target}],
+            "retry": {"initial_interval_s": 0.1, "max_interval_s": 0.5},
+        },
+    )
+    try:
+        with running_gateway(config) as gw:
+            yield gw, rotel, traces, logs
+    finally:
+        rotel.stop()
+        traces.stop()
+        logs.stop()

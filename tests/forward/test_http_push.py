@@ -18,7 +18,7 @@ from llmpulse.config import ForwardTargetConfig, validate
 from llmpulse.forward import HttpPush
 from llmpulse.forward._http_push import retry_after
 from llmpulse.otlp import attrs_to_dict
-from tests.forward.sink import HttpFailure, OTLPHttpSink, OTLPSink, Rotel
+from tests.forward.sink import HttpFailure, OTLPHttpSink, gateway_through_rotel
 from tests.support.gateway import gateway_config, running_gateway
 from tests.support.promstack import free_port
 
@@ -209,39 +209,24 @@ def test_gateway_retries_503_then_delivers_once(
 
 def test_through_rotel_over_otlp_http(tmp_path: Path, fixtures_dir: Path) -> None:
     """llmpulse → Rotel's OTLP/HTTP receiver → Rotel's OTLP/gRPC exporter → the sink."""
-    traces, logs = OTLPSink().start(), OTLPSink().start()
-    rotel = Rotel(tmp_path, traces.endpoint, logs.endpoint)
-    rotel.start()
-    config = gateway_config(
-        tmp_path / "data",
-        forward={
-            "targets": [{"endpoint": rotel.http_endpoint, "name": "rotel", "protocol": "http/protobuf"}],
-            "retry": {"initial_interval_s": 0.1, "max_interval_s": 0.5},
-        },
-    )
-    try:
-        with running_gateway(config) as gw:
-            channel = grpc.insecure_channel(gw.config.receivers.grpc.endpoint)
-            channel.unary_unary(TRACES)(_payload(fixtures_dir), timeout=10)
-            channel.close()
-            sent = ExportTraceServiceRequest.FromString(_payload(fixtures_dir))
-            expected = sum(len(ss.spans) for rs in sent.resource_spans for ss in rs.scope_spans)
+    with gateway_through_rotel(tmp_path, "http/protobuf") as (gw, _rotel, traces, _logs):
+        channel = grpc.insecure_channel(gw.config.receivers.grpc.endpoint)
+        channel.unary_unary(TRACES)(_payload(fixtures_dir), timeout=10)
+        channel.close()
+        sent = ExportTraceServiceRequest.FromString(_payload(fixtures_dir))
+        expected = sum(len(ss.spans) for rs in sent.resource_spans for ss in rs.scope_spans)
 
-            def arrived() -> list[dict[str, object]]:
-                return [
-                    attrs_to_dict(span.attributes)
-                    for _, request in list(traces.requests)
-                    for rs in request.resource_spans
-                    for ss in rs.scope_spans
-                    for span in ss.spans
-                ]
+        def arrived() -> list[dict[str, object]]:
+            return [
+                attrs_to_dict(span.attributes)
+                for _, request in list(traces.requests)
+                for rs in request.resource_spans
+                for ss in rs.scope_spans
+                for span in ss.spans
+            ]
 
-            assert traces.wait_for(lambda: len(arrived()) == expected)
-            calls = [attrs for attrs in arrived() if attrs.get("llmpulse.counted") is True]
-            assert len(calls) == 1
-            assert calls[0]["llmpulse.dialect"] == "openlit"
-            assert isinstance(calls[0]["gen_ai.usage.input_tokens"], int)
-    finally:
-        rotel.stop()
-        traces.stop()
-        logs.stop()
+        assert traces.wait_for(lambda: len(arrived()) == expected)
+        calls = [attrs for attrs in arrived() if attrs.get("llmpulse.counted") is True]
+        assert len(calls) == 1
+        assert calls[0]["llmpulse.dialect"] == "openlit"
+        assert isinstance(calls[0]["gen_ai.usage.input_tokens"], int)

@@ -24,31 +24,15 @@ from llmpulse.otlp import attrs_to_dict, to_py
 from llmpulse.server import Gateway
 from tests.accesslogs import samples as s
 from tests.accesslogs.conftest import sdk_logger
-from tests.forward.sink import OTLPSink, Rotel
-from tests.support.gateway import gateway_config, running_gateway
+from tests.forward.sink import OTLPSink, Rotel, gateway_through_rotel
 
 RESOURCE = {"service.name": "checkout", "k8s.namespace.name": "shop"}
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Gateway, Rotel, OTLPSink, OTLPSink]]:
-    traces, logs = OTLPSink().start(), OTLPSink().start()
-    rotel = Rotel(tmp_path, traces.endpoint, logs.endpoint)
-    rotel.start()
-    config = gateway_config(
-        tmp_path / "data",
-        forward={
-            "targets": [{"endpoint": rotel.endpoint, "name": "rotel", "timeout_s": 3}],
-            "retry": {"initial_interval_s": 0.1, "max_interval_s": 0.5},
-        },
-    )
-    try:
-        with running_gateway(config) as gw:
-            yield gw, rotel, traces, logs
-    finally:
-        rotel.stop()
-        traces.stop()
-        logs.stop()
+    with gateway_through_rotel(tmp_path, timeout_s=3) as running:
+        yield running
 
 
 def send_spans(gw: Gateway, seqs: range) -> None:
