@@ -115,9 +115,13 @@ def _pipeline_dump(batches: int, requests: int) -> dict[str, Any]:
         def admit(self, signal: str, size: int) -> None:
             return None
 
-        def export(self, signal: str, request: Any, encoded: bytes | None = None) -> None:
+        def export(
+            self, signal: str, request: Any, encoded: bytes | None = None, exported: Any = None
+        ) -> None:
             data = encoded if encoded is not None else request.SerializeToString(deterministic=True)
             self.digests.append(hashlib.sha256(data).hexdigest())
+            if exported is not None:  # what the exporters are told: the items, the failed calls
+                self.digests.append(repr((exported.items, exported.failed)))
 
     clock = _Clock()
     registry = CollectorRegistry()

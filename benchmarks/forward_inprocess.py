@@ -36,7 +36,7 @@ from benchmarks.run_throughput import rotel_server
 from llmpulse.config import validate
 from llmpulse.forward import ForwardExporter
 from llmpulse.otlp import Signal, decode_protobuf
-from llmpulse.pipeline import Pipeline
+from llmpulse.pipeline import Exported, Pipeline
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
 
@@ -47,13 +47,15 @@ class Recorder:
     name = "recorder"
 
     def __init__(self) -> None:
-        self.exports: list[tuple[Signal, Message, bytes | None]] = []
+        self.exports: list[tuple[Signal, Message, bytes | None, Exported | None]] = []
 
     def admit(self, signal: Signal, size: int) -> None:
         pass
 
-    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
-        self.exports.append((signal, request, encoded))
+    def export(
+        self, signal: Signal, request: Message, encoded: bytes | None = None, exported: Exported | None = None
+    ) -> None:
+        self.exports.append((signal, request, encoded, exported))
 
     def close(self, drain_s: float = 0.0) -> None:
         pass

@@ -211,7 +211,9 @@ class _Full:
     def admit(self, signal: str, size: int) -> None:
         raise Backpressure("forward queue to collector:4317 is full (64 MiB)", retry_after_s=2.5)
 
-    def export(self, signal: str, request: object, encoded: bytes | None = None) -> None:
+    def export(
+        self, signal: str, request: object, encoded: bytes | None = None, exported: object = None
+    ) -> None:
         raise AssertionError("a refused request must not be exported")
 
 

@@ -102,10 +102,13 @@ class Exporter(Protocol):
 
     def admit(self, signal: Signal, size: int) -> None: ...
 
-    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
+    def export(
+        self, signal: Signal, request: Message, encoded: bytes | None = None, exported: Exported | None = None
+    ) -> None:
         """``encoded``, when given, is the request as the pipeline leaves it, encoded: send it
         as it is. It is authoritative: with the C module, LLM spans are rewritten in their bytes
-        and the decoded ``request`` does not show it. ``None``: encode ``request``."""
+        and the decoded ``request`` does not show it. ``None``: encode ``request``. ``exported``:
+        what the pipeline knows of the request (``None`` from callers other than the pipeline)."""
 
 
 class ResourceEnricher(Protocol):
@@ -128,6 +131,19 @@ class _Rewrite:
         self.appends: AttributeAppends = []
         #: write-back's arguments, to redo it through upb should ``edit_attributes`` refuse a value
         self.written: tuple[LLMCall, bytes | None, Mapping[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class Exported:
+    """What the pipeline already knows of a request it hands the exporters, so that they need
+    not walk the request again to find it."""
+
+    #: spans, log records or metric data points in the request as exported
+    items: int
+    #: traces, with the C module: every call counted here that has an error class, as
+    #: ``(i, j, k, span bytes)``: where the span is in the encoding handed over and its bytes
+    #: there (the only spans a per-call alert can be for); ``None``: not known
+    failed: list[tuple[int, int, int, bytes]] | None = None
 
 
 @dataclass(slots=True)
@@ -193,15 +209,18 @@ class Pipeline:
         for exporter in self.exporters:
             exporter.admit(signal, size)
         encoded: bytes | None = None
+        failed: list[tuple[int, int, int, bytes]] | None = None
         if signal == "traces":
-            outcome, encoded = self._traces(request, peer, body)
+            outcome, encoded, failed = self._traces(request, peer, body)
         elif signal == "logs":
             outcome = self._logs(request, peer)
         else:
             outcome = self._metrics(request)
         self._received[signal][protocol if protocol in ("grpc", "http") else "http"].inc(outcome.accepted)
-        for exporter in self.exporters:
-            exporter.export(signal, request, encoded)
+        if self.exporters:
+            exported = Exported(outcome.accepted, failed)
+            for exporter in self.exporters:
+                exporter.export(signal, request, encoded, exported)
         return outcome
 
     # -- traces ------------------------------------------------------------------------------
@@ -262,10 +281,12 @@ class Pipeline:
                 return encoded, attrs_to_dict(span.attributes), None
         return None, attrs_to_dict(span.attributes), None
 
-    def _traces(self, request: Any, peer: str | None, body: bytes | None) -> tuple[Outcome, bytes | None]:
-        """The outcome, and the request's encoding as the exporters should send it: with the C
+    def _traces(
+        self, request: Any, peer: str | None, body: bytes | None
+    ) -> tuple[Outcome, bytes | None, list[tuple[int, int, int, bytes]] | None]:
+        """The outcome, the request's encoding as the exporters should send it (with the C
         module, the received bytes with the changed spans and resources spliced in; without it,
-        the received bytes if nothing changed (else ``None``)."""
+        the received bytes if nothing changed, else ``None``), and ``Exported.failed`` for it."""
         outcome = Outcome()
         candidates: list[Candidate] = []
         to_redact: list[tuple[Span, bytes | None, bytes | None]] = []  # redacted through upb
@@ -345,7 +366,7 @@ class Pipeline:
                             span.parent_span_id,
                             span.start_time_unix_nano,
                             span.end_time_unix_nano,
-                            extras={"span": span, "attrs": view.attrs, "rewrite": rewrite},
+                            extras={"span": span, "attrs": view.attrs, "rewrite": rewrite, "at": (i, j, k)},
                         )
                     )
 
@@ -354,12 +375,17 @@ class Pipeline:
         # self-metrics counted per batch: one locked ``inc`` per dialect, not per call
         per_dialect: dict[str, int] = {}
         duplicates: dict[str, int] = {}
+        failed_at: set[tuple[int, int, int]] = set()  # where the counted calls with an error class are
         for cand in candidates:
             span = cand.extras["span"]
             assert isinstance(span, Span)
             if cand.counted:
                 self.prices.price(cand.call)
                 counted.append(cand.call)
+                if cand.call.error_class is not None:
+                    at = cand.extras["at"]
+                    assert isinstance(at, tuple)
+                    failed_at.add(at)
                 dialect_name = cand.call.dialect
                 per_dialect[dialect_name] = per_dialect.get(dialect_name, 0) + 1
             else:
@@ -389,18 +415,34 @@ class Pipeline:
         for rewrite in rewrites:
             self._plan_redaction(rewrite)
         self.spanmetrics.record(counted)
-        if NATIVE and encoded is not None and changed:
-            # the received bytes with only what changed re-encoded (and invalid spans left out)
-            edits: list[tuple[int, int, int, bytes | None]] = []
-            for i, j, k, span, rewrite in touched:
-                if rewrite is None:
-                    edits.append((i, j, k, span.SerializeToString()))
-                elif rewrite.edits or rewrite.appends:
-                    edits.append((i, j, k, self._rewritten(rewrite)))
-            edits += [(i, j, k, None) for i, j, k in invalid]
-            edits.sort(key=lambda edit: edit[:3])
-            encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
-            changed = False
+        failed: list[tuple[int, int, int, bytes]] | None = None
+        if NATIVE and encoded is not None:
+            failed = []
+            if changed:
+                # the received bytes with only what changed re-encoded (and invalid spans left out)
+                edits: list[tuple[int, int, int, bytes | None]] = []
+                for i, j, k, span, rewrite in touched:
+                    at = (i, j, k)
+                    if rewrite is None:
+                        span_bytes = span.SerializeToString()
+                    elif rewrite.edits or rewrite.appends:
+                        span_bytes = self._rewritten(rewrite)
+                    elif at in failed_at:  # unchanged, spliced all the same: its bytes are handed over
+                        span_bytes = rewrite.encoded
+                    else:
+                        continue
+                    edits.append((i, j, k, span_bytes))
+                    if at in failed_at:
+                        failed.append((i, j, k, span_bytes))
+                edits += [(i, j, k, None) for i, j, k in invalid]
+                edits.sort(key=lambda edit: edit[:3])
+                encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
+                changed = False
+                if failed and invalid:  # where they are once the invalid spans before them are left out
+                    failed = [
+                        (i, j, k - sum(1 for gone in bad.get((i, j), ()) if gone < k), span_bytes)
+                        for i, j, k, span_bytes in failed
+                    ]
         if invalid:
             for (i, j), indices in bad.items():
                 spans = request.resource_spans[i].scope_spans[j].spans
@@ -409,7 +451,7 @@ class Pipeline:
             outcome.rejected = len(invalid)
             outcome.message = f"{len(invalid)} span(s) refused: trace_id must be 16 bytes and span_id 8 bytes"
             self.selfmetrics.refused.labels(signal="traces", reason="invalid_record").inc(len(invalid))
-        return outcome, None if changed else encoded
+        return outcome, None if changed else encoded, None if changed else failed
 
     # -- LLM spans changed in their encoding ---------------------------------------------------
     def _rewrite(self, span: Span, encoded: bytes | None, attr_flags: bytes | None) -> _Rewrite | None:

@@ -12,10 +12,18 @@ import yaml
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from prometheus_client import CollectorRegistry
 
+from benchmarks.loadgen import build_load
+from llmpulse.config import validate
 from llmpulse.forward import EVENT_NAME, AlertMarker
-from llmpulse.otlp import attrs_to_dict, set_attributes
-from llmpulse.otlp.scan import read_attributes
+from llmpulse.forward._exporter import count_items
+from llmpulse.otlp import attrs_to_dict, decode_protobuf, set_attributes
+from llmpulse.otlp.scan import locate_spans, read_attributes
+from llmpulse.pipeline import Pipeline
+from llmpulse.selfmetrics import SelfMetrics
+from llmpulse.spanmetrics import SpanMetrics
+from tests.support.gateway import CaptureExporter
 from tests.support.promstack import Alertmanager, http_post, wait_until
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "collector-config"
@@ -190,3 +198,97 @@ def test_a_span_the_c_attribute_reader_refuses_is_still_marked() -> None:
         (bytes([1]) * 8).hex(),
         "checkout",
     )
+
+
+def _pipeline_exports(bodies: list[bytes]) -> list[tuple[Any, bytes, Any]]:
+    """Each body through the real pipeline: (request, encoding, ``Exported``) as handed over."""
+    capture = CaptureExporter()
+    selfmetrics = SelfMetrics(CollectorRegistry())
+    pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics), exporters=[capture])
+    for body in bodies:
+        pipeline.consume(
+            "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body), body=body
+        )
+    exports = []
+    for (_, request), encoded, exported in zip(
+        capture.requests, capture.encodings, capture.exported, strict=True
+    ):
+        assert encoded is not None and exported is not None  # the C module is built (run-all.sh requires it)
+        exports.append((request, encoded, exported))
+    return exports
+
+
+def _scanned_failed(payload: bytes) -> list[tuple[int, int, int, bytes]]:
+    """What ``Exported.failed`` must hold, found the slow way: every counted span with an error class."""
+    found = []
+    for i, j, k, _flags, start, stop in locate_spans(
+        payload, {}, lambda key: int(key == b"llmpulse.error.class")
+    )[0]:
+        attributes, _ = read_attributes(payload[start:stop], {}, lambda key: 0)
+        if attributes.get("llmpulse.counted") is True:
+            found.append((i, j, k, payload[start:stop]))
+    return found
+
+
+def test_the_pipeline_tells_forwarding_which_spans_may_alert_and_marking_them_equals_the_scan() -> None:
+    """``Exported`` spares forwarding a walk of every request: its span count and its failed calls
+    (located in the encoding handed over) must be what walking the request finds."""
+    load = build_load(batches=8)
+    exports = _pipeline_exports([batch.stamped(n) for n, batch in enumerate(load)])
+    classes = ["content_filter", "rate_limit"]
+    marker = AlertMarker(classes, "critical")
+    failed_calls = events = alerting = 0
+    for request, encoded, exported in exports:
+        assert exported.items == count_items("traces", request) == 512
+        assert exported.failed == _scanned_failed(encoded)
+        failed_calls += len(exported.failed)
+        for *_, span_bytes in exported.failed:
+            alerting += read_attributes(span_bytes, {}, lambda key: 0)[0]["llmpulse.error.class"] in classes
+        told = marker.encode_marked(request, encoded, exported.failed)
+        assert told == marker.encode_marked(request, encoded)  # byte for byte what the scan gives
+        marked = ExportTraceServiceRequest.FromString(told)
+        events += sum(
+            e.name == EVENT_NAME
+            for rs in marked.resource_spans
+            for ss in rs.scope_spans
+            for s in ss.spans
+            for e in s.events
+        )
+    # the load's failures: ~5 % of its calls rate limited, ~2 % filtered (1632 calls in 8 batches)
+    assert 40 < failed_calls < 250
+    assert events == alerting > 20  # one event per alerting call, none for the other failures
+
+
+def test_failed_calls_are_located_after_the_invalid_spans_the_pipeline_leaves_out() -> None:
+    request = ExportTraceServiceRequest()
+    rs = request.resource_spans.add()
+    set_attributes(rs.resource.attributes, {"service.name": "checkout"})
+    scope = rs.scope_spans.add()
+    failing = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.provider.name": "openai",
+    }
+    failing |= {
+        "gen_ai.usage.input_tokens": 10,
+        "error.type": "content_filter",
+        "http.response.status_code": 400,
+    }
+    scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x01" * 3, name="bad id")  # invalid: left out
+    scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="ordinary")
+    scope.spans.add(trace_id=b"\x01" * 15, span_id=b"\x03" * 8, name="bad trace id")  # invalid: left out
+    span = scope.spans.add(
+        trace_id=b"\x01" * 16, span_id=b"\x04" * 8, start_time_unix_nano=1, end_time_unix_nano=9
+    )
+    set_attributes(span.attributes, failing)
+    ((_, encoded, exported),) = _pipeline_exports([request.SerializeToString()])
+    assert exported.items == 2
+    assert [(i, j, k) for i, j, k, _ in exported.failed] == [(0, 0, 1)]  # was (0, 0, 3) as received
+    assert exported.failed == _scanned_failed(encoded)
+    marked = ExportTraceServiceRequest.FromString(
+        AlertMarker(["content_filter"], "critical").encode_marked(request, encoded, exported.failed)
+    )
+    spans = marked.resource_spans[0].scope_spans[0].spans
+    assert [s.name for s in spans] == ["ordinary", ""]
+    assert [e.name for e in spans[1].events] == [EVENT_NAME]
+    assert attrs_to_dict(spans[1].events[0].attributes)["call_id"] == (b"\x04" * 8).hex()

@@ -51,7 +51,7 @@ class _Encodings:
     def admit(self, signal: str, size: int) -> None:
         return None
 
-    def export(self, signal: str, request: Any, encoded: bytes | None = None) -> None:
+    def export(self, signal: str, request: Any, encoded: bytes | None = None, exported: Any = None) -> None:
         self.last = encoded
 
 

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from llmpulse.config import Config, validate
 from llmpulse.otlp import Signal
+from llmpulse.pipeline import Exported
 from llmpulse.server import Gateway
 from tests.support.promstack import free_port
 
@@ -32,11 +33,15 @@ class CaptureExporter:
         self.requests: list[tuple[Signal, Message]] = []
         #: what the pipeline handed over as each request's encoding (None: it must encode it)
         self.encodings: list[bytes | None] = []
+        #: what the pipeline told of each request (``Exported``)
+        self.exported: list[Exported | None] = []
 
     def admit(self, signal: Signal, size: int) -> None:
         return None
 
-    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
+    def export(
+        self, signal: Signal, request: Message, encoded: bytes | None = None, exported: Exported | None = None
+    ) -> None:
         # the encoding, when given, is the request as the pipeline leaves it (LLM spans are
         # rewritten in their bytes, not in the decoded message): what exporters send
         if encoded is not None:
@@ -46,6 +51,7 @@ class CaptureExporter:
             copy.CopyFrom(request)
         self.requests.append((signal, copy))
         self.encodings.append(encoded)
+        self.exported.append(exported)
 
     def spans(self) -> list[Any]:
         return [

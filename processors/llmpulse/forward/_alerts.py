@@ -49,6 +49,10 @@ _FROM_RESOURCE = (
 _CARRIED_PREFIXES = ("gen_ai.", "llmpulse.", "error.type", "server.address")
 
 
+#: spans that may alert, as ``(i, j, k, the span's bytes in the payload)`` (``Exported.failed``)
+Candidates = list[tuple[int, int, int, bytes]]
+
+
 def _error_class_key(key: bytes) -> int:
     return 1 if key == b"llmpulse.error.class" else 0
 
@@ -128,23 +132,26 @@ class AlertMarker:
 
     # -- traces ------------------------------------------------------------------------------
     def _alerting(
-        self, request: ExportTraceServiceRequest, payload: bytes
+        self, request: ExportTraceServiceRequest, payload: bytes, failed: Candidates | None = None
     ) -> list[tuple[int, int, int, Span, str, dict[str, Any], bytes]]:
         """(i, j, k, span, class, its attributes, the span's bytes in ``payload``) of every span
-        to mark: the scanner finds the few spans that carry an error class, so the others are
-        never read in Python, and their attributes are read from their bytes in C; only a span
-        that alerts is decoded. Spans are read from ``payload``: the pipeline rewrites LLM spans
-        in their encoding, so the decoded ``request`` may not carry the error class written back."""
+        to mark. The candidates are ``failed`` when the pipeline has told which spans are failed
+        calls (``Exported.failed``); else the scanner finds the few spans that carry an error
+        class. Either way the other spans are never read in Python, and the candidates'
+        attributes are read from their bytes in C; only a span that alerts is decoded. Spans are
+        read from ``payload``: the pipeline rewrites LLM spans in their encoding, so the decoded
+        ``request`` may not carry the error class written back."""
         if not self.classes:
             return []
         if len(self._key_flags) > 20_000:
             self._key_flags.clear()
         if len(self._attr_flags) > 20_000:
             self._attr_flags.clear()
-        flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
+        if failed is None:
+            flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
+            failed = [(i, j, k, payload[start:stop]) for i, j, k, _flags, start, stop in flagged]
         found: list[tuple[int, int, int, Span, str, dict[str, Any], bytes]] = []
-        for i, j, k, _flags, start, stop in flagged:
-            encoded = payload[start:stop]
+        for i, j, k, encoded in failed:
             span: Span | None = None
             try:
                 attributes, _ = read_attributes(encoded, self._attr_flags, self._no_flags)
@@ -168,11 +175,15 @@ class AlertMarker:
         marked = self.encode_marked(request, payload)
         return request if marked is payload else ExportTraceServiceRequest.FromString(marked)
 
-    def encode_marked(self, request: ExportTraceServiceRequest, payload: bytes) -> bytes:
+    def encode_marked(
+        self, request: ExportTraceServiceRequest, payload: bytes, failed: Candidates | None = None
+    ) -> bytes:
         """``payload`` (the encoded ``request``) with alert events added; ``request`` is only read.
         A repeated field may continue anywhere in a message, so a span's event is its encoding
-        followed by one more ``events`` field, spliced into ``payload``: nothing else is encoded."""
-        found = self._alerting(request, payload)
+        followed by one more ``events`` field, spliced into ``payload``: nothing else is encoded.
+        ``failed``: the spans that may alert, as ``Exported.failed`` gives them (``None``: find
+        them in ``payload``)."""
+        found = self._alerting(request, payload, failed)
         if not found:
             return payload
         resources: dict[int, dict[str, Any]] = {}

@@ -20,7 +20,7 @@ from llmpulse.forward._alerts import AlertMarker
 from llmpulse.forward._target import Push, Target
 from llmpulse.otlp import Signal
 from llmpulse.otlp.scan import find_any
-from llmpulse.pipeline import Backpressure
+from llmpulse.pipeline import Backpressure, Exported
 from llmpulse.selfmetrics import SelfMetrics
 
 log = logging.getLogger("llmpulse.forward")
@@ -94,20 +94,27 @@ class ForwardExporter:
                     self._retry_after_s,
                 )
 
-    def export(self, signal: Signal, request: Message, encoded: bytes | None = None) -> None:
+    def export(
+        self, signal: Signal, request: Message, encoded: bytes | None = None, exported: Exported | None = None
+    ) -> None:
         targets = [t for t in self.targets if signal in t.signals]
         wants_traces = any("traces" in t.signals for t in self.targets)
         if not targets and not (signal == "logs" and wants_traces):
             return
-        items = count_items(signal, request)
+        items = count_items(signal, request) if exported is None else exported.items
         if items == 0:
             return
         payload = encoded if encoded is not None else request.SerializeToString()
-        # an alert needs an alerting class among the written-back attributes: one byte search of
-        # the encoded request (C speed) spares walking every span in Python when there is none
-        alerting = bool(self._alert_needles) and find_any(payload, self._alert_needles)
+        # the pipeline says which spans are failed calls (``Exported.failed``): only those are
+        # read; else an alert needs an alerting class among the written-back attributes, and one
+        # byte search of the encoded request (C speed) spares walking every span when there is none
+        failed = exported.failed if exported is not None and signal == "traces" else None
+        if failed is not None:
+            alerting = bool(self._alert_needles) and bool(failed)
+        else:
+            alerting = bool(self._alert_needles) and find_any(payload, self._alert_needles)
         if alerting and signal == "traces":
-            payload = self.alerts.encode_marked(request, payload)  # type: ignore[arg-type]
+            payload = self.alerts.encode_marked(request, payload, failed)  # type: ignore[arg-type]
         for target in targets:
             target.enqueue(signal, items, payload)
         if alerting and signal == "logs" and wants_traces:
