@@ -93,18 +93,18 @@ class _Bound:
     def __init__(self, base: LabelSet) -> None:
         self.base = base
         #: duration histograms by error class ("" on success)
-        self.durations: dict[str, Any] = {}
-        self.usage_input: Any = None
-        self.usage_output: Any = None
-        self.tokens_input: Any = None
-        self.tokens_output: Any = None
-        self.tokens_cache_read: Any = None
-        self.tokens_cache_write: Any = None
-        self.tokens_reasoning: Any = None
-        self.ttft: Any = None
-        self.per_chunk: Any = None
-        self.cost: Any = None
-        self.unpriced: Any = None
+        self.durations: dict[str, HistogramState] = {}
+        self.usage_input: HistogramState | None = None
+        self.usage_output: HistogramState | None = None
+        self.tokens_input: CounterState | None = None
+        self.tokens_output: CounterState | None = None
+        self.tokens_cache_read: CounterState | None = None
+        self.tokens_cache_write: CounterState | None = None
+        self.tokens_reasoning: CounterState | None = None
+        self.ttft: HistogramState | None = None
+        self.per_chunk: HistogramState | None = None
+        self.cost: CounterState | None = None
+        self.unpriced: CounterState | None = None
 
 
 _DURATION, _TOKEN_USAGE, _TOKENS = c.DURATION.name, c.TOKEN_USAGE.name, c.TOKENS.name
@@ -188,7 +188,8 @@ class SpanMetrics:
         tuples of token types or ``observe`` calls; the maps and buckets are locals): this runs
         once per counted call under the lock."""
         bound_of = self._bound
-        get = self._get
+        hist = self._hist  # typed: compiled code reaches the series' fields directly
+        count = self._count
         bisect = bisect_left
         duration_buckets = _DURATION_BUCKETS
         usage_buckets = _TOKEN_USAGE_BUCKETS
@@ -228,53 +229,55 @@ class SpanMetrics:
             input_tokens = call.input_tokens
             output_tokens = call.output_tokens
             if input_tokens is not None:
-                state = bound.usage_input or get(bound, "usage_input", _TOKEN_USAGE, _INPUT, now)
+                state = bound.usage_input or hist(bound, "usage_input", _TOKEN_USAGE, _INPUT, now)
                 state.updated = now
                 value = float(input_tokens)
                 state.counts[bisect(usage_buckets, value)] += 1
                 state.total += value
                 state.count += 1
-                state = bound.tokens_input or get(bound, "tokens_input", _TOKENS, _INPUT, now)
-                state.updated = now
-                state.value += input_tokens
+                counter = bound.tokens_input or count(bound, "tokens_input", _TOKENS, _INPUT, now)
+                counter.updated = now
+                counter.value += input_tokens
             if output_tokens is not None:
-                state = bound.usage_output or get(bound, "usage_output", _TOKEN_USAGE, _OUTPUT, now)
+                state = bound.usage_output or hist(bound, "usage_output", _TOKEN_USAGE, _OUTPUT, now)
                 state.updated = now
                 value = float(output_tokens)
                 state.counts[bisect(usage_buckets, value)] += 1
                 state.total += value
                 state.count += 1
-                state = bound.tokens_output or get(bound, "tokens_output", _TOKENS, _OUTPUT, now)
-                state.updated = now
-                state.value += output_tokens
+                counter = bound.tokens_output or count(bound, "tokens_output", _TOKENS, _OUTPUT, now)
+                counter.updated = now
+                counter.value += output_tokens
             amount = call.cache_read_tokens
             if amount is not None:
-                state = bound.tokens_cache_read or get(bound, "tokens_cache_read", _TOKENS, _CACHE_READ, now)
-                state.updated = now
-                state.value += amount
+                counter = bound.tokens_cache_read or count(
+                    bound, "tokens_cache_read", _TOKENS, _CACHE_READ, now
+                )
+                counter.updated = now
+                counter.value += amount
             amount = call.cache_write_tokens
             if amount is not None:
-                state = bound.tokens_cache_write or get(
+                counter = bound.tokens_cache_write or count(
                     bound, "tokens_cache_write", _TOKENS, _CACHE_WRITE, now
                 )
-                state.updated = now
-                state.value += amount
+                counter.updated = now
+                counter.value += amount
             amount = call.reasoning_tokens
             if amount is not None:
-                state = bound.tokens_reasoning or get(bound, "tokens_reasoning", _TOKENS, _REASONING, now)
-                state.updated = now
-                state.value += amount
+                counter = bound.tokens_reasoning or count(bound, "tokens_reasoning", _TOKENS, _REASONING, now)
+                counter.updated = now
+                counter.value += amount
 
             ttft = call.ttft_s
             if call.streaming and ttft is not None:
-                state = bound.ttft or get(bound, "ttft", _TTFT, (), now)
+                state = bound.ttft or hist(bound, "ttft", _TTFT, (), now)
                 state.updated = now
                 state.counts[bisect(_TTFT_BUCKETS, ttft)] += 1
                 state.total += ttft
                 state.count += 1
                 if duration is not None and output_tokens is not None and output_tokens > 1:
                     per_chunk = max(duration - ttft, 0.0) / (output_tokens - 1)
-                    state = bound.per_chunk or get(bound, "per_chunk", _PER_CHUNK, (), now)
+                    state = bound.per_chunk or hist(bound, "per_chunk", _PER_CHUNK, (), now)
                     state.updated = now
                     state.counts[bisect(_PER_CHUNK_BUCKETS, per_chunk)] += 1
                     state.total += per_chunk
@@ -282,13 +285,13 @@ class SpanMetrics:
 
             cost = call.cost_usd
             if cost is not None:
-                state = bound.cost or get(bound, "cost", _COST, (), now)
-                state.updated = now
-                state.value += cost
+                counter = bound.cost or count(bound, "cost", _COST, (), now)
+                counter.updated = now
+                counter.value += cost
             elif input_tokens is not None or output_tokens is not None:
-                state = bound.unpriced or get(bound, "unpriced", _UNPRICED, (), now)
-                state.updated = now
-                state.value += 1
+                counter = bound.unpriced or count(bound, "unpriced", _UNPRICED, (), now)
+                counter.updated = now
+                counter.value += 1
 
     def _get(self, bound: _Bound, slot: str, metric: str, extra: LabelSet, now: float) -> Any:
         """The series of ``metric`` for ``bound.base + extra``, remembered in ``bound``'s ``slot``
@@ -301,11 +304,19 @@ class SpanMetrics:
             setattr(bound, slot, found)
         return found
 
-    def _duration(self, bound: _Bound, error_class: str, now: float) -> Any:
+    def _hist(self, bound: _Bound, slot: str, metric: str, extra: LabelSet, now: float) -> HistogramState:
+        found: HistogramState = self._get(bound, slot, metric, extra, now)
+        return found
+
+    def _count(self, bound: _Bound, slot: str, metric: str, extra: LabelSet, now: float) -> CounterState:
+        found: CounterState = self._get(bound, slot, metric, extra, now)
+        return found
+
+    def _duration(self, bound: _Bound, error_class: str, now: float) -> HistogramState:
         """``_get`` for the duration histogram of an error class (``""``: success)."""
         state = self._metrics[_DURATION]
         labels = bound.base + _error(error_class)
-        found = state.get(labels, now, self._overflow)
+        found: HistogramState = state.get(labels, now, self._overflow)
         if state.series.get(labels) is found:
             bound.durations[error_class] = found
         return found
