@@ -4,10 +4,11 @@ Both run as real processes on free loopback ports: ``python -m llmpulse serve`` 
 default config: content dropped, span metrics on) and ``rotel-agent start --exporter blackhole``.
 The same pre-serialised batches (``benchmarks.loadgen``) go to each over OTLP/gRPC, from several
 client threads with their own channels, through a raw unary call (bytes in, bytes out: the client
-does no protobuf work). One target is loaded at a time so they never compete for the 2 cores; the
-other sits idle. A server's CPU is its user+system time across the measured window (read from
-/proc through psutil), so the figure does not depend on how busy the machine is, only on how much
-work each span costs.
+does no protobuf work); ``--protocol http/protobuf`` sends them as OTLP/HTTP ``POST``s instead,
+over one keep-alive connection per client thread. One target is loaded at a time so they never
+compete for the 2 cores; the other sits idle. A server's CPU is its user+system time across the
+measured window (read from /proc through psutil), so the figure does not depend on how busy the
+machine is, only on how much work each span costs.
 
     python -m benchmarks.run_throughput                       # 400 requests × 512 spans each
     python -m benchmarks.run_throughput --requests 200 --streams 4 --rounds 2
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -169,7 +171,7 @@ def llmpulse_server(
     try:
         url = f"http://{metrics_ep}"
         _wait(lambda: urllib.request.urlopen(url + "/readyz", timeout=1).status == 200, "llmpulse", proc, 60)
-        yield Server("llmpulse", proc, grpc_ep, url)
+        yield Server("llmpulse", proc, grpc_ep, url, http_endpoint=http_ep)
     finally:
         _stop(proc)
         log.close()
@@ -212,13 +214,44 @@ def send(
     streams: int,
     deadline_s: float,
     channel_options: list[tuple[str, int]] | None = None,
+    protocol: str = "grpc",
 ) -> tuple[int, int]:
     """Send request ``n`` for each ``n`` in ``numbers`` (batch ``n % len(load)``, trace ids stamped
-    with ``n``) over ``streams`` channels; returns (spans accepted, failed calls)."""
+    with ``n``) over ``streams`` channels (``protocol`` ``http/protobuf``: keep-alive HTTP/1.1
+    connections to the OTLP/HTTP ``endpoint``); returns (spans accepted, failed calls)."""
     counter = iter(numbers)
     lock = threading.Lock()
     totals = {"spans": 0, "failed": 0}
     stop_at = time.monotonic() + deadline_s
+
+    def http_worker() -> None:
+        spans = failed = 0
+        conn = http.client.HTTPConnection(endpoint, timeout=60)
+        headers = {"Content-Type": "application/x-protobuf"}
+        while time.monotonic() < stop_at:
+            with lock:
+                n = next(counter, None)
+            if n is None:
+                break
+            batch = load[n % len(load)]
+            try:
+                conn.request("POST", "/v1/traces", body=batch.stamped(n), headers=headers)
+                response = conn.getresponse()
+                reply = response.read()
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(endpoint, timeout=60)
+                failed += 1
+                continue
+            if response.status != 200:
+                failed += 1
+                continue
+            rejected = ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans
+            spans += batch.spans - rejected
+        conn.close()
+        with lock:
+            totals["spans"] += spans
+            totals["failed"] += failed
 
     def worker() -> None:
         spans = failed = 0
@@ -242,7 +275,8 @@ def send(
             totals["spans"] += spans
             totals["failed"] += failed
 
-    threads = [threading.Thread(target=worker, name=f"client-{i}") for i in range(streams)]
+    target = http_worker if protocol == "http/protobuf" else worker
+    threads = [threading.Thread(target=target, name=f"client-{i}") for i in range(streams)]
     for t in threads:
         t.start()
     for t in threads:
@@ -259,9 +293,12 @@ def measure(
     warmup: int,
     deadline_s: float,
     spy: Path | None = None,
+    protocol: str = "grpc",
 ) -> Result:
     """Warm up, then measure; requests are numbered from ``first`` (see ``send``)."""
-    send(server.grpc_endpoint, load, range(first, first + warmup), streams, deadline_s)
+    endpoint = server.http_endpoint if protocol == "http/protobuf" else server.grpc_endpoint
+    assert endpoint is not None
+    send(endpoint, load, range(first, first + warmup), streams, deadline_s, protocol=protocol)
     time.sleep(0.5)  # let batching settle (rotel flushes every 200 ms)
     sampler = None
     if spy is not None:  # sampled from outside the process (py-spy), not counted in its CPU
@@ -285,7 +322,7 @@ def measure(
         time.sleep(1.0)
     cpu0, wall0, client0 = server.cpu_s(), time.perf_counter(), time.process_time()
     measured = range(first + warmup, first + warmup + requests)
-    spans, failed = send(server.grpc_endpoint, load, measured, streams, deadline_s)
+    spans, failed = send(endpoint, load, measured, streams, deadline_s, protocol=protocol)
     wall = time.perf_counter() - wall0
     client = time.process_time() - client0
     time.sleep(0.3)  # count the work still in flight (rotel's last batch) in the server's CPU
@@ -391,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
         "sampled as sent, run_scaling.py waits for the queue to drain)",
     )
     parser.add_argument(
+        "--protocol",
+        choices=("grpc", "http/protobuf"),
+        default="grpc",
+        help="how the client sends to both targets (OTLP/gRPC, or OTLP/HTTP with binary protobuf)",
+    )
+    parser.add_argument(
         "--forward-protocol",
         choices=("grpc", "http/protobuf"),
         default="grpc",
@@ -424,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.warmup,
                         args.deadline,
                         spy,
+                        args.protocol,
                     )
                     results.append(result)
                     print(report(result))
