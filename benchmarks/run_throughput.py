@@ -224,59 +224,60 @@ def send(
     totals = {"spans": 0, "failed": 0}
     stop_at = time.monotonic() + deadline_s
 
-    def http_worker() -> None:
-        spans = failed = 0
-        conn = http.client.HTTPConnection(endpoint, timeout=60)
-        headers = {"Content-Type": "application/x-protobuf"}
-        while time.monotonic() < stop_at:
-            with lock:
-                n = next(counter, None)
-            if n is None:
-                break
-            batch = load[n % len(load)]
+    def grpc_client() -> tuple[Callable[[bytes], bytes | None], Callable[[], None]]:
+        options = channel_options or [("grpc.max_send_message_length", 64 << 20)]
+        channel = grpc.insecure_channel(endpoint, options=options)
+        call = channel.unary_unary(EXPORT)
+
+        def export(body: bytes) -> bytes | None:
             try:
-                conn.request("POST", "/v1/traces", body=batch.stamped(n), headers=headers)
-                response = conn.getresponse()
+                reply: bytes = call(body, timeout=60)
+                return reply
+            except grpc.RpcError:
+                return None
+
+        return export, channel.close
+
+    def http_client() -> tuple[Callable[[bytes], bytes | None], Callable[[], None]]:
+        conn = [http.client.HTTPConnection(endpoint, timeout=60)]
+        headers = {"Content-Type": "application/x-protobuf"}
+
+        def export(body: bytes) -> bytes | None:
+            try:
+                conn[0].request("POST", "/v1/traces", body=body, headers=headers)
+                response = conn[0].getresponse()
                 reply = response.read()
             except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(endpoint, timeout=60)
-                failed += 1
-                continue
-            if response.status != 200:
-                failed += 1
-                continue
-            rejected = ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans
-            spans += batch.spans - rejected
-        conn.close()
-        with lock:
-            totals["spans"] += spans
-            totals["failed"] += failed
+                conn[0].close()
+                conn[0] = http.client.HTTPConnection(endpoint, timeout=60)
+                return None
+            return reply if response.status == 200 else None
+
+        return export, lambda: conn[0].close()
 
     def worker() -> None:
         spans = failed = 0
-        options = channel_options or [("grpc.max_send_message_length", 64 << 20)]
-        with grpc.insecure_channel(endpoint, options=options) as channel:
-            export = channel.unary_unary(EXPORT)
+        export, close = http_client() if protocol == "http/protobuf" else grpc_client()
+        try:
             while time.monotonic() < stop_at:
                 with lock:
                     n = next(counter, None)
                 if n is None:
                     break
                 batch = load[n % len(load)]
-                try:
-                    reply = export(batch.stamped(n), timeout=60)
-                except grpc.RpcError:
+                reply = export(batch.stamped(n))
+                if reply is None:
                     failed += 1
                     continue
                 rejected = ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans
                 spans += batch.spans - rejected
+        finally:
+            close()
         with lock:
             totals["spans"] += spans
             totals["failed"] += failed
 
-    target = http_worker if protocol == "http/protobuf" else worker
-    threads = [threading.Thread(target=target, name=f"client-{i}") for i in range(streams)]
+    threads = [threading.Thread(target=worker, name=f"client-{i}") for i in range(streams)]
     for t in threads:
         t.start()
     for t in threads:
