@@ -443,7 +443,7 @@ def chart(outcomes: list[Outcome], path: Path) -> None:
     ax.set_ylim(0, max(rt.spans_per_wall_s, *(o.spans_per_wall_s for o in lp)) * 1.15)
     ax.set_title("OTLP/gRPC, 512-span batches (~20 % LLM), 2 shared vCPUs", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="center right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)  # below the points, clear of their labels
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
