@@ -141,9 +141,10 @@ class Exported:
     #: spans, log records or metric data points in the request as exported
     items: int
     #: traces, with the C module: every call counted here that has an error class, as
-    #: ``(i, j, k, span bytes)``: where the span is in the encoding handed over and its bytes
-    #: there (the only spans a per-call alert can be for); ``None``: not known
-    failed: list[tuple[int, int, int, bytes]] | None = None
+    #: ``(i, j, k, span bytes, error class)``: where the span is in the encoding handed over,
+    #: its bytes there and its class (the only spans a per-call alert can be for, and which
+    #: class each would alert as, unread); ``None``: not known
+    failed: list[tuple[int, int, int, bytes, str]] | None = None
 
 
 @dataclass(slots=True)
@@ -209,7 +210,7 @@ class Pipeline:
         for exporter in self.exporters:
             exporter.admit(signal, size)
         encoded: bytes | None = None
-        failed: list[tuple[int, int, int, bytes]] | None = None
+        failed: list[tuple[int, int, int, bytes, str]] | None = None
         if signal == "traces":
             outcome, encoded, failed = self._traces(request, peer, body)
         elif signal == "logs":
@@ -283,7 +284,7 @@ class Pipeline:
 
     def _traces(
         self, request: Any, peer: str | None, body: bytes | None
-    ) -> tuple[Outcome, bytes | None, list[tuple[int, int, int, bytes]] | None]:
+    ) -> tuple[Outcome, bytes | None, list[tuple[int, int, int, bytes, str]] | None]:
         """The outcome, the request's encoding as the exporters should send it (with the C
         module, the received bytes with the changed spans and resources spliced in; without it,
         the received bytes if nothing changed, else ``None``), and ``Exported.failed`` for it."""
@@ -375,7 +376,7 @@ class Pipeline:
         # self-metrics counted per batch: one locked ``inc`` per dialect, not per call
         per_dialect: dict[str, int] = {}
         duplicates: dict[str, int] = {}
-        failed_at: set[tuple[int, int, int]] = set()  # where the counted calls with an error class are
+        failed_at: dict[tuple[int, int, int], str] = {}  # the counted calls with an error class: where, which
         for cand in candidates:
             span = cand.extras["span"]
             assert isinstance(span, Span)
@@ -385,7 +386,7 @@ class Pipeline:
                 if cand.call.error_class is not None:
                     at = cand.extras["at"]
                     assert isinstance(at, tuple)
-                    failed_at.add(at)
+                    failed_at[at] = cand.call.error_class
                 dialect_name = cand.call.dialect
                 per_dialect[dialect_name] = per_dialect.get(dialect_name, 0) + 1
             else:
@@ -415,7 +416,7 @@ class Pipeline:
         for rewrite in rewrites:
             self._plan_redaction(rewrite)
         self.spanmetrics.record(counted)
-        failed: list[tuple[int, int, int, bytes]] | None = None
+        failed: list[tuple[int, int, int, bytes, str]] | None = None
         if NATIVE and encoded is not None:
             failed = []
             if changed:
@@ -432,16 +433,17 @@ class Pipeline:
                     else:
                         continue
                     edits.append((i, j, k, span_bytes))
-                    if at in failed_at:
-                        failed.append((i, j, k, span_bytes))
+                    error_class = failed_at.get(at)
+                    if error_class is not None:
+                        failed.append((i, j, k, span_bytes, error_class))
                 edits += [(i, j, k, None) for i, j, k in invalid]
                 edits.sort(key=lambda edit: edit[:3])
                 encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
                 changed = False
                 if failed and invalid:  # where they are once the invalid spans before them are left out
                     failed = [
-                        (i, j, k - sum(1 for gone in bad.get((i, j), ()) if gone < k), span_bytes)
-                        for i, j, k, span_bytes in failed
+                        (i, j, k - sum(1 for gone in bad.get((i, j), ()) if gone < k), span_bytes, cls)
+                        for i, j, k, span_bytes, cls in failed
                     ]
         if invalid:
             for (i, j), indices in bad.items():

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -218,15 +219,16 @@ def _pipeline_exports(bodies: list[bytes]) -> list[tuple[Any, bytes, Any]]:
     return exports
 
 
-def _scanned_failed(payload: bytes) -> list[tuple[int, int, int, bytes]]:
-    """What ``Exported.failed`` must hold, found the slow way: every counted span with an error class."""
+def _scanned_failed(payload: bytes) -> list[tuple[int, int, int, bytes, str]]:
+    """What ``Exported.failed`` must hold, found the slow way: every counted span with an error
+    class, and that class."""
     found = []
     for i, j, k, _flags, start, stop in locate_spans(
         payload, {}, lambda key: int(key == b"llmpulse.error.class")
     )[0]:
         attributes, _ = read_attributes(payload[start:stop], {}, lambda key: 0)
         if attributes.get("llmpulse.counted") is True:
-            found.append((i, j, k, payload[start:stop]))
+            found.append((i, j, k, payload[start:stop], attributes["llmpulse.error.class"]))
     return found
 
 
@@ -242,8 +244,8 @@ def test_the_pipeline_tells_forwarding_which_spans_may_alert_and_marking_them_eq
         assert exported.items == count_items("traces", request) == 512
         assert exported.failed == _scanned_failed(encoded)
         failed_calls += len(exported.failed)
-        for *_, span_bytes in exported.failed:
-            alerting += read_attributes(span_bytes, {}, lambda key: 0)[0]["llmpulse.error.class"] in classes
+        for *_, error_class in exported.failed:
+            alerting += error_class in classes
         told = marker.encode_marked(request, encoded, exported.failed)
         assert told == marker.encode_marked(request, encoded)  # byte for byte what the scan gives
         marked = ExportTraceServiceRequest.FromString(told)
@@ -283,7 +285,8 @@ def test_failed_calls_are_located_after_the_invalid_spans_the_pipeline_leaves_ou
     set_attributes(span.attributes, failing)
     ((_, encoded, exported),) = _pipeline_exports([request.SerializeToString()])
     assert exported.items == 2
-    assert [(i, j, k) for i, j, k, _ in exported.failed] == [(0, 0, 1)]  # was (0, 0, 3) as received
+    # k was 3 as received
+    assert [(i, j, k, c) for i, j, k, _, c in exported.failed] == [(0, 0, 1, "content_filter")]
     assert exported.failed == _scanned_failed(encoded)
     marked = ExportTraceServiceRequest.FromString(
         AlertMarker(["content_filter"], "critical").encode_marked(request, encoded, exported.failed)
@@ -292,3 +295,16 @@ def test_failed_calls_are_located_after_the_invalid_spans_the_pipeline_leaves_ou
     assert [s.name for s in spans] == ["ordinary", ""]
     assert [e.name for e in spans[1].events] == [EVENT_NAME]
     assert attrs_to_dict(spans[1].events[0].attributes)["call_id"] == (b"\x04" * 8).hex()
+
+
+def test_a_failed_call_told_to_be_of_a_class_that_does_not_alert_is_not_read() -> None:
+    """Most failed calls are rate limited, which alerts nobody by default: told their class
+    (``Exported.failed``), forwarding must not read their spans at all. Bytes no reader accepts
+    prove it: read, they would fail."""
+    marker = AlertMarker(["content_filter"], "critical")
+    request = ExportTraceServiceRequest()
+    garbage = b"\x0a\xff\xff\xff\xff\x0f"  # a length far beyond the bytes
+    payload = request.SerializeToString()
+    assert marker.encode_marked(request, payload, [(0, 0, 0, garbage, "rate_limit")]) is payload
+    with pytest.raises(DecodeError, match="Span"):
+        marker.encode_marked(request, payload, [(0, 0, 0, garbage, "content_filter")])

@@ -49,8 +49,9 @@ _FROM_RESOURCE = (
 _CARRIED_PREFIXES = ("gen_ai.", "llmpulse.", "error.type", "server.address")
 
 
-#: spans that may alert, as ``(i, j, k, the span's bytes in the payload)`` (``Exported.failed``)
-Candidates = list[tuple[int, int, int, bytes]]
+#: spans that may alert, as ``(i, j, k, the span's bytes in the payload, its error class)``
+#: (``Exported.failed``; the class ``None`` when it is not known before reading the span)
+Candidates = Sequence[tuple[int, int, int, bytes, str | None]]
 
 
 def _error_class_key(key: bytes) -> int:
@@ -136,9 +137,10 @@ class AlertMarker:
     ) -> list[tuple[int, int, int, Span, str, dict[str, Any], bytes]]:
         """(i, j, k, span, class, its attributes, the span's bytes in ``payload``) of every span
         to mark. The candidates are ``failed`` when the pipeline has told which spans are failed
-        calls (``Exported.failed``); else the scanner finds the few spans that carry an error
-        class. Either way the other spans are never read in Python, and the candidates'
-        attributes are read from their bytes in C; only a span that alerts is decoded. Spans are
+        calls and their classes (``Exported.failed``: a call of a class that does not alert is
+        not read at all); else the scanner finds the few spans that carry an error class. Either
+        way the other spans are never read in Python, and the candidates' attributes are read
+        from their bytes in C; only a span that alerts is decoded. Spans are
         read from ``payload``: the pipeline rewrites LLM spans in their encoding, so the decoded
         ``request`` may not carry the error class written back."""
         if not self.classes:
@@ -149,9 +151,11 @@ class AlertMarker:
             self._attr_flags.clear()
         if failed is None:
             flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
-            failed = [(i, j, k, payload[start:stop]) for i, j, k, _flags, start, stop in flagged]
+            failed = [(i, j, k, payload[start:stop], None) for i, j, k, _flags, start, stop in flagged]
         found: list[tuple[int, int, int, Span, str, dict[str, Any], bytes]] = []
-        for i, j, k, encoded in failed:
+        for i, j, k, encoded, told in failed:
+            if told is not None and told not in self.classes:
+                continue
             span: Span | None = None
             try:
                 attributes, _ = read_attributes(encoded, self._attr_flags, self._no_flags)

@@ -105,12 +105,14 @@ class ForwardExporter:
         if items == 0:
             return
         payload = encoded if encoded is not None else request.SerializeToString()
-        # the pipeline says which spans are failed calls (``Exported.failed``): only those are
-        # read; else an alert needs an alerting class among the written-back attributes, and one
-        # byte search of the encoded request (C speed) spares walking every span when there is none
+        # the pipeline says which spans are failed calls and their classes (``Exported.failed``):
+        # only those of an alerting class are read; else an alert needs an alerting class among
+        # the written-back attributes, and one byte search of the encoded request (C speed)
+        # spares walking every span when there is none
         failed = exported.failed if exported is not None and signal == "traces" else None
         if failed is not None:
-            alerting = bool(self._alert_needles) and bool(failed)
+            classes = self.alerts.classes
+            alerting = any(error_class in classes for *_, error_class in failed)
         else:
             alerting = bool(self._alert_needles) and find_any(payload, self._alert_needles)
         if alerting and signal == "traces":
