@@ -14,6 +14,10 @@ machine is, only on how much work each span costs.
     python -m benchmarks.run_throughput --requests 200 --streams 4 --rounds 2
     python -m benchmarks.run_throughput --only llmpulse --profile /tmp/llmpulse.prof
 
+``--forward`` makes llmpulse forward (to a sink in this process that counts spans, so the CPU
+window closes only once everything was delivered); ``--rotel-exporter otlp`` makes Rotel forward
+too, and both compress with gzip, as this Rotel always does.
+
 The run is bounded (request count and ``--deadline``) and always stops both servers.
 """
 
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import http.client
+import http.server
 import json
 import os
 import signal
@@ -34,13 +40,17 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import grpc
 import psutil
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from benchmarks.loadgen import Batch, build_load, describe
 
@@ -134,15 +144,82 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def forward_args(workdir: Path, sink: Server | None, protocol: str) -> list[str]:
+class CountingSink:
+    """An OTLP trace endpoint (gRPC and HTTP), in this process, that counts the spans it is sent,
+    so a run can wait until a forwarder has delivered everything before it reads the forwarder's
+    CPU: llmpulse and Rotel both forward asynchronously (the client's reply comes first)."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+        self._lock = threading.Lock()
+        self._grpc = grpc.server(
+            futures.ThreadPoolExecutor(2), options=[("grpc.max_receive_message_length", 64 << 20)]
+        )
+        export = grpc.unary_unary_rpc_method_handler(lambda body, _context: self._count(body))
+        service = EXPORT.split("/")[1]
+        self._grpc.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler(service, {"Export": export})]
+        )
+        self.grpc_endpoint = f"127.0.0.1:{free_port()}"
+        self._grpc.add_insecure_port(self.grpc_endpoint)
+        self._grpc.start()
+        count = self._count
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as llmpulse's sender expects
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                reply = count(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http_endpoint = f"127.0.0.1:{self._http.server_address[1]}"
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+
+    def _count(self, body: bytes) -> bytes:
+        request = ExportTraceServiceRequest.FromString(body)
+        spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+        with self._lock:
+            self.spans += spans
+        return b""
+
+    def wait_for(self, spans: int, timeout_s: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.spans < spans:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the sink got {self.spans} of {spans} spans in {timeout_s:.0f} s")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._grpc.stop(0)
+
+
+def forward_args(
+    workdir: Path, sink: Server | CountingSink | None, protocol: str, compression: str = "none"
+) -> list[str]:
     """``llmpulse serve`` flags that forward to ``sink`` over ``protocol`` (``grpc`` or
-    ``http/protobuf``: a config file, as the flag only names gRPC endpoints)."""
+    ``http/protobuf``) with ``compression`` (a config file unless uncompressed gRPC, as the flag
+    only names a gRPC endpoint)."""
     if sink is None:
         return []
-    if protocol == "grpc":
+    if protocol == "grpc" and compression == "none":
         return ["--forward-otlp-endpoint", sink.grpc_endpoint]
     config = workdir / "forward.yaml"
-    target = {"endpoint": sink.http_endpoint, "name": "sink", "protocol": protocol}
+    endpoint = sink.grpc_endpoint if protocol == "grpc" else sink.http_endpoint
+    assert endpoint is not None
+    target = {"endpoint": endpoint, "name": "sink", "protocol": protocol, "compression": compression}
     config.write_text(json.dumps({"forward": {"targets": [target]}}))  # JSON is YAML
     return ["--config", str(config)]
 
@@ -178,14 +255,21 @@ def llmpulse_server(
 
 
 @contextmanager
-def rotel_server(workdir: Path, name: str = "rotel") -> Iterator[Server]:
+def rotel_server(workdir: Path, name: str = "rotel", forward_to: str | None = None) -> Iterator[Server]:
+    """Rotel with its blackhole exporter, or, ``forward_to`` (a gRPC endpoint) given, its OTLP
+    exporter sending there over gRPC, gzip-compressed: this Rotel (0.0.1a15) compresses whatever
+    its compression flags say (``none`` included, over gRPC and HTTP alike; ``tests/benchmarks``
+    shows it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     grpc_ep, http_ep = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    exporter = ["--exporter", "blackhole"]
+    if forward_to is not None:
+        exporter = ["--exporter", "otlp", "--otlp-exporter-endpoint", f"http://{forward_to}"]
+        exporter += ["--otlp-exporter-protocol", "grpc", "--otlp-exporter-compression", "gzip"]
     cmd = [
         str(rotel_binary()),
         "start",
-        "--exporter",
-        "blackhole",
+        *exporter,
         "--otlp-grpc-endpoint",
         grpc_ep,
         "--otlp-http-endpoint",
@@ -295,11 +379,17 @@ def measure(
     deadline_s: float,
     spy: Path | None = None,
     protocol: str = "grpc",
+    sink: CountingSink | None = None,
 ) -> Result:
-    """Warm up, then measure; requests are numbered from ``first`` (see ``send``)."""
+    """Warm up, then measure; requests are numbered from ``first`` (see ``send``). With the
+    ``sink`` the server forwards to, the CPU window opens once the warm-up has been delivered
+    and closes once the measured requests have: the forwarding is counted whole."""
     endpoint = server.http_endpoint if protocol == "http/protobuf" else server.grpc_endpoint
     assert endpoint is not None
-    send(endpoint, load, range(first, first + warmup), streams, deadline_s, protocol=protocol)
+    delivered = sink.spans if sink is not None else 0
+    warm, _ = send(endpoint, load, range(first, first + warmup), streams, deadline_s, protocol=protocol)
+    if sink is not None:
+        sink.wait_for(delivered + warm)
     time.sleep(0.5)  # let batching settle (rotel flushes every 200 ms)
     sampler = None
     if spy is not None:  # sampled from outside the process (py-spy), not counted in its CPU
@@ -326,6 +416,8 @@ def measure(
     spans, failed = send(endpoint, load, measured, streams, deadline_s, protocol=protocol)
     wall = time.perf_counter() - wall0
     client = time.process_time() - client0
+    if sink is not None:
+        sink.wait_for(delivered + warm + spans)
     time.sleep(0.3)  # count the work still in flight (rotel's last batch) in the server's CPU
     cpu = server.cpu_s() - cpu0
     if sampler is not None:
@@ -425,8 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--forward",
         action="store_true",
-        help="llmpulse also forwards to a second Rotel blackhole (the full pipeline; its CPU is "
-        "sampled as sent, run_scaling.py waits for the queue to drain)",
+        help="llmpulse also forwards (the full pipeline) to a sink in this process that counts "
+        "spans; the CPU window closes once every span has been delivered there",
     )
     parser.add_argument(
         "--protocol",
@@ -435,12 +527,24 @@ def main(argv: list[str] | None = None) -> int:
         help="how the client sends to both targets (OTLP/gRPC, or OTLP/HTTP with binary protobuf)",
     )
     parser.add_argument(
+        "--rotel-exporter",
+        choices=("blackhole", "otlp"),
+        default="blackhole",
+        help="Rotel's exporter: blackhole (the issue's baseline) or otlp: Rotel forwards over gRPC "
+        "to a Rotel blackhole of its own, gzip-compressed (this Rotel always compresses), and "
+        "llmpulse forwards the same way (implies --forward, gRPC, gzip): a native collector that "
+        "forwards, against llmpulse forwarding",
+    )
+    parser.add_argument(
         "--forward-protocol",
         choices=("grpc", "http/protobuf"),
         default="grpc",
         help="how llmpulse forwards with --forward (forward.targets[].protocol)",
     )
     args = parser.parse_args(argv)
+    compression = "none"
+    if args.rotel_exporter == "otlp":
+        args.forward, args.forward_protocol, compression = True, "grpc", "gzip"
 
     load = build_load(args.batches, args.spans, args.llm_share)
     print(f"load: {describe(load)}")
@@ -450,10 +554,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="llmpulse-bench-") as tmp:
         workdir = Path(tmp)
         with contextlib.ExitStack() as stack:
-            sink = stack.enter_context(rotel_server(workdir, "sink")) if args.forward else None
-            forward = forward_args(workdir, sink, args.forward_protocol)
+            # a forwarder sends to a sink here that counts, so each run waits for the delivery
+            sinks: dict[str, CountingSink] = {}
+            forwarding = ("llmpulse", "rotel") if args.rotel_exporter == "otlp" else ("llmpulse",)
+            for name in forwarding if args.forward else ():
+                sinks[name] = CountingSink()
+                stack.callback(sinks[name].close)
+            forward = forward_args(workdir, sinks.get("llmpulse"), args.forward_protocol, compression)
             lp = stack.enter_context(llmpulse_server(workdir, args.profile, forward))
-            rt = stack.enter_context(rotel_server(workdir))
+            rotel_sink = sinks.get("rotel")
+            rt = stack.enter_context(
+                rotel_server(workdir, forward_to=rotel_sink.grpc_endpoint if rotel_sink else None)
+            )
             targets = [s for s in (lp, rt) if args.only in (None, s.name)]
             per_round = args.warmup + args.requests
             for round_ in range(args.rounds):
@@ -469,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.deadline,
                         spy,
                         args.protocol,
+                        sinks.get(server.name),
                     )
                     results.append(result)
                     print(report(result))
@@ -485,7 +598,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = summary["llmpulse"] / summary["rotel"]
         print(
             f"spans per CPU-second: llmpulse {summary['llmpulse']:,.0f}, rotel {summary['rotel']:,.0f}, "
-            f"ratio llmpulse/rotel = {ratio:.3f}× (target ≥ 0.5×)"
+            f"ratio llmpulse/rotel = {ratio:.3f}× (target ≥ 0.5×"
+            + (")" if args.rotel_exporter == "blackhole" else "; Rotel forwarding here, not its blackhole)")
         )
     if args.json:
         args.json.write_text(
