@@ -118,7 +118,14 @@ def llmpulse(workdir: Path, workers: int, sink: Server, protocol: str) -> Iterat
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     try:
         url = f"http://{metrics_ep}"
-        _wait(lambda: urllib.request.urlopen(url + "/readyz", timeout=1).status == 200, "llmpulse", proc, 90)
+        try:
+            _wait(
+                lambda: urllib.request.urlopen(url + "/readyz", timeout=1).status == 200, "llmpulse", proc, 90
+            )
+        except RuntimeError:  # say why: the end of its log
+            log.flush()
+            print((workdir / "llmpulse.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
         yield Server(f"llmpulse-{workers}w", proc, grpc_ep, url)
     finally:
         _stop(proc)
