@@ -3,17 +3,23 @@ clean shutdown of every worker."""
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import signal
+import threading
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from prometheus_client.parser import text_string_to_metric_families
 
-from llmpulse.workers import merge_expositions
+from llmpulse.config import validate
+from llmpulse.workers import Supervisor, merge_expositions
 from tests.support.process import start_serve
 
 
@@ -85,3 +91,27 @@ def test_two_workers_share_ports_and_merge_metrics(tmp_path: Path) -> None:
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert output.count("llmpulse stopped") == 3
+
+
+def test_a_worker_that_reports_ready_late_still_counts_as_ready(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker slow to start (a loaded machine) must not stay "not ready" for good once the
+    supervisor's first wait has passed; one that dies before reporting ends the wait at once."""
+    supervisor = Supervisor(validate({"workers": 2, "data_dir": str(tmp_path)}))
+    supervisor.ready_poll_s = 0.05
+    late_reader, late_writer = multiprocessing.Pipe(duplex=False)
+    waiting = threading.Thread(target=supervisor._await_port, args=(0, late_reader))
+    with caplog.at_level(logging.WARNING, logger="llmpulse.workers"):
+        waiting.start()
+        time.sleep(0.3)  # six waits have passed
+        assert supervisor._ports[0] is None
+        late_writer.send(43117)
+        waiting.join(5)
+    assert not waiting.is_alive() and supervisor._ports == [43117, None]
+    assert "worker 0 has not reported ready after 0.05 s; still waiting" in caplog.text
+    dead_reader, dead_writer = multiprocessing.Pipe(duplex=False)
+    dead_writer.close()  # the worker died: its end is closed
+    started = time.monotonic()
+    supervisor._await_port(1, dead_reader)
+    assert time.monotonic() - started < 1 and supervisor._ports == [43117, None]

@@ -110,6 +110,8 @@ class Supervisor:
         self._procs: list[BaseProcess | None] = [None] * config.workers
         self._ports: list[int | None] = [None] * config.workers
         self._stopping = False
+        #: how long a worker is waited for before the log says it is late (then again as long)
+        self.ready_poll_s = 30.0
 
     def _spawn(self, index: int) -> None:
         tree = worker_config(self.config, index, self.instance).model_dump(mode="json")
@@ -124,9 +126,18 @@ class Supervisor:
         asyncio.get_running_loop().run_in_executor(None, self._await_port, index, parent)
 
     def _await_port(self, index: int, conn: Connection) -> None:
+        """Wait for worker ``index`` to report its metrics port (it is ready then), however long
+        it takes: a worker that starts slowly on a loaded machine still becomes ready, and says
+        so in the log while it is late. A worker that dies first closes its end (``EOFError``);
+        the watch loop restarts it, with a new pipe."""
+        waited = 0.0
         try:
-            if conn.poll(60):
-                self._ports[index] = int(conn.recv())
+            while not conn.poll(self.ready_poll_s):
+                waited += self.ready_poll_s
+                if self._stopping:
+                    return
+                log.warning("worker %d has not reported ready after %g s; still waiting", index, waited)
+            self._ports[index] = int(conn.recv())
         except (EOFError, OSError):
             pass
         finally:
