@@ -149,12 +149,11 @@ class CountingSink:
     so a run can wait until a forwarder has delivered everything before it reads the forwarder's
     CPU: llmpulse and Rotel both forward asynchronously (the client's reply comes first)."""
 
-    def __init__(self) -> None:
+    def __init__(self, grpc_options: Sequence[tuple[str, int]] = ()) -> None:
         self.spans = 0
         self._lock = threading.Lock()
-        self._grpc = grpc.server(
-            futures.ThreadPoolExecutor(2), options=[("grpc.max_receive_message_length", 64 << 20)]
-        )
+        options = [("grpc.max_receive_message_length", 64 << 20), *grpc_options]
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(2), options=options)
         export = grpc.unary_unary_rpc_method_handler(lambda body, _context: self._count(body))
         service = EXPORT.split("/")[1]
         self._grpc.add_generic_rpc_handlers(

@@ -423,17 +423,16 @@ class Pipeline:
                 # the received bytes with only what changed re-encoded (and invalid spans left out)
                 edits: list[tuple[int, int, int, bytes | None]] = []
                 for i, j, k, span, rewrite in touched:
-                    at = (i, j, k)
+                    error_class = failed_at.get((i, j, k))
                     if rewrite is None:
                         span_bytes = span.SerializeToString()
                     elif rewrite.edits or rewrite.appends:
                         span_bytes = self._rewritten(rewrite)
-                    elif at in failed_at:  # unchanged, spliced all the same: its bytes are handed over
+                    elif error_class is not None:  # unchanged, spliced all the same: handed over
                         span_bytes = rewrite.encoded
                     else:
                         continue
                     edits.append((i, j, k, span_bytes))
-                    error_class = failed_at.get(at)
                     if error_class is not None:
                         failed.append((i, j, k, span_bytes, error_class))
                 edits += [(i, j, k, None) for i, j, k in invalid]

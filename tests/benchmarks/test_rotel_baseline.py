@@ -5,66 +5,50 @@ failed to export would look cheap, and the comparison would flatter it."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from benchmarks.loadgen import build_load
-from benchmarks.run_throughput import free_port, rotel_server, send
+from benchmarks.run_throughput import CountingSink, rotel_server, send
 
 LOAD = build_load(batches=4)
 REQUESTS = 12
 
 
-class Sink:
-    """An OTLP/gRPC trace endpoint that keeps the names of the spans it was sent; with
-    ``gzip=False`` it refuses compressed calls (``UNIMPLEMENTED``), as grpc does when told to."""
+class Sink(CountingSink):
+    """The benchmark's sink, keeping the names of the spans it was sent too; with ``gzip=False``
+    it refuses compressed calls (``UNIMPLEMENTED``), as grpc does when told to."""
 
     def __init__(self, gzip: bool) -> None:
         self.names: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        options = [("grpc.max_receive_message_length", 64 << 20)]
-        if not gzip:
-            options.append(("grpc.compression_enabled_algorithms_bitset", 1))  # identity only
-        self.server = grpc.server(futures.ThreadPoolExecutor(2), options=options)
-        handler = grpc.unary_unary_rpc_method_handler(self.export)
-        service = "opentelemetry.proto.collector.trace.v1.TraceService"
-        self.server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler(service, {"Export": handler})]
-        )
-        self.endpoint = f"127.0.0.1:{free_port()}"
-        self.server.add_insecure_port(self.endpoint)
+        super().__init__([] if gzip else [("grpc.compression_enabled_algorithms_bitset", 1)])
 
-    def export(self, body: bytes, context: grpc.ServicerContext) -> bytes:
+    def _count(self, body: bytes) -> bytes:
         request = ExportTraceServiceRequest.FromString(body)
         with self._lock:
             for rs in request.resource_spans:
                 for ss in rs.scope_spans:
                     self.names.update(span.name for span in ss.spans)
-        return b""
+        return super()._count(body)
 
 
 @pytest.fixture
 def sinks() -> Iterator[dict[bool, Sink]]:
     made = {gzip: Sink(gzip) for gzip in (True, False)}
-    for sink in made.values():
-        sink.server.start()
     try:
         yield made
     finally:
         for sink in made.values():
-            sink.server.stop(0)
+            sink.close()
 
 
 def _through_rotel(tmp_path: Path, sink: Sink, wait_s: float) -> int:
-    with rotel_server(tmp_path, forward_to=sink.endpoint) as rotel:
+    with rotel_server(tmp_path, forward_to=sink.grpc_endpoint) as rotel:
         assert send(rotel.grpc_endpoint, LOAD, range(REQUESTS), streams=2, deadline_s=60) == (
             REQUESTS * 512,
             0,
