@@ -81,8 +81,10 @@ class Failure:
 class OTLPSink:
     """A real OTLP/gRPC server that records what it accepted (thread-safe)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, max_receive_bytes: int | None = None) -> None:
         self.port = port or free_port()
+        #: grpc's own limit on a request (RESOURCE_EXHAUSTED past it, as a Collector's 4 MiB)
+        self.max_receive_bytes = max_receive_bytes
         self.endpoint = f"127.0.0.1:{self.port}"
         self.requests: list[tuple[str, Any]] = []
         self.attempts = 0
@@ -95,7 +97,10 @@ class OTLPSink:
         self._server: grpc.Server | None = None
 
     def start(self) -> OTLPSink:
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        options = []
+        if self.max_receive_bytes is not None:
+            options.append(("grpc.max_receive_message_length", self.max_receive_bytes))
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=options)
         server.add_generic_rpc_handlers(
             [
                 grpc.method_handlers_generic_handler(

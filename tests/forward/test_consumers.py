@@ -107,11 +107,14 @@ def test_a_damaged_record_is_skipped_once_and_the_cursor_jumps_it(tmp_path: Path
     reopened.close()
 
 
-def make_target(tmp_path: Path, sink: OTLPSink, consumers: int) -> tuple[Target, CollectorRegistry]:
+def make_target(
+    tmp_path: Path, sink: OTLPSink, consumers: int, max_send_bytes: int = 0
+) -> tuple[Target, CollectorRegistry]:
+    """One request per export unless ``max_send_bytes`` says otherwise: these tests count calls."""
     registry = CollectorRegistry()
     target = Target(
         ForwardTargetConfig(endpoint=sink.endpoint, name="sink", timeout_s=5),
-        ForwardQueueConfig(consumers=consumers),
+        ForwardQueueConfig(consumers=consumers, max_send_bytes=max_send_bytes),
         ForwardRetryConfig(initial_interval_s=0.05, max_interval_s=0.2),
         tmp_path,
         SelfMetrics(registry),

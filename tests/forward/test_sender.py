@@ -42,12 +42,13 @@ class Running:
 def make_target(tmp_path: Path) -> Iterator[Any]:
     started: list[Target] = []
 
-    def make(sink: OTLPSink, consumers: int = 1, **retry: Any) -> Running:
-        """One sender (requests in order) unless ``consumers`` says otherwise."""
+    def make(sink: OTLPSink, consumers: int = 1, max_send_bytes: int = 0, **retry: Any) -> Running:
+        """One sender (requests in order) unless ``consumers`` says otherwise, and one request
+        per export unless ``max_send_bytes`` does (these tests count calls)."""
         registry = CollectorRegistry()
         target = Target(
             ForwardTargetConfig(endpoint=sink.endpoint, name="sink", timeout_s=5),
-            ForwardQueueConfig(consumers=consumers),
+            ForwardQueueConfig(consumers=consumers, max_send_bytes=max_send_bytes),
             ForwardRetryConfig(**{"initial_interval_s": 0.05, "max_interval_s": 0.2, **retry}),
             tmp_path,
             SelfMetrics(registry),

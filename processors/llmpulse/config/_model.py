@@ -408,6 +408,14 @@ class ForwardQueueConfig(_Strict):
     #: ``sending_queue.num_consumers``: a slow collector is not a cap on throughput; 1 = strict
     #: order, one request at a time, as before
     consumers: int = Field(default=4, ge=1, le=64)
+    #: a sender sends the requests queued one after another as one export of up to this many
+    #: bytes (concatenated: protobuf merges them), since a call's fixed cost is most of what
+    #: sending costs; below the 4 MiB a Collector's OTLP/gRPC receiver takes by default. A single
+    #: larger request is sent alone; 0 = one request per export
+    max_send_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+    #: how long a sender with less than ``max_send_bytes`` in hand waits for more requests to
+    #: arrive before it sends, in seconds (the Collector's batch ``timeout`` is 0.2)
+    send_wait_s: float = Field(default=0.02, ge=0, le=5)
 
 
 class ForwardRetryConfig(_Strict):

@@ -11,7 +11,8 @@ acknowledgement costs milliseconds on some filesystems); a cursor found torn is 
 queue re-sends from its oldest segment: duplicates, never loss.
 
 Several senders may take records at once (``take``: a read-ahead cursor hands each record to one
-of them) and acknowledge them in any order. The durable cursor moves only over the contiguous
+of them; ``take_batch``: the next record and those right after it of its signal, to be sent as
+one export) and acknowledge them in any order. The durable cursor moves only over the contiguous
 run of acknowledged records from the oldest one, and segments are deleted only behind it, so a
 restart re-sends everything after it: a record acknowledged ahead of an older one still in flight
 is sent twice if the process dies before the older one is acknowledged. ``size_bytes`` counts
@@ -41,6 +42,7 @@ import threading
 import time
 import zlib
 from collections import deque
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,31 +282,68 @@ class DiskQueue:
     def take(self, timeout: float | None = None) -> Entry | None:
         """The oldest request not yet handed out (each one to one caller), or ``None`` after
         ``timeout``. Several senders may take at once; each acknowledges its own entry, in any order."""
+        batch = self.take_batch(timeout)
+        return batch[0] if batch else None
+
+    def take_batch(
+        self, timeout: float | None = None, max_bytes: int = 0, wait_s: float = 0.0
+    ) -> list[Entry]:
+        """``take``, and with it the requests queued right after that one, of its signal, while
+        their payloads come to at most ``max_bytes`` together; after the first, up to ``wait_s``
+        for more to arrive. Sent as one export (a protobuf message concatenated to another of its
+        type is the two merged), they cost one call instead of several: the per-call cost of a
+        gRPC or HTTP send is most of what sending costs. Each entry is acknowledged on its own.
+        Empty after ``timeout`` with nothing queued."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._read_lock.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
-            return None
+            return []
         try:  # one reader at a time moves the read-ahead cursor; the writer is not held up
-            with self._cond:
-                while self._pending_requests - self._in_flight == 0 and not self._closed:
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
+            first = self._take_next(deadline, None)
+            if first is None:
+                return []
+            batch = [first]
+            size = len(first.payload)
+            if max_bytes > size:
+                until = time.monotonic() + wait_s
+
+                def fits(entry: Entry) -> bool:
+                    return entry.signal == first.signal and size + len(entry.payload) <= max_bytes
+
+                while size < max_bytes:
+                    try:
+                        entry = self._take_next(until, fits)
+                    except OSError:  # a damaged record: the next ``take`` meets it and skips it
                         break
-                    self._cond.wait(left)
-                if self._pending_requests - self._in_flight == 0 or self._closed:
-                    return None
-                segment, offset = self._read
-                entry = self._recent.get((segment, offset))
-            if entry is None:
-                entry, segment = self._read_disk(segment, offset)
-            with self._cond:
-                if entry is None or self._closed:
-                    return None
-                self._read = (entry.segment, entry.end)
-                self._in_flight += 1
-                self._taken.append((entry.segment, entry.offset, entry.segment, entry.end, entry.size))
-                return entry
+                    if entry is None:
+                        break
+                    batch.append(entry)
+                    size += len(entry.payload)
+            return batch
         finally:
             self._read_lock.release()
+
+    def _take_next(self, deadline: float | None, accept: Callable[[Entry], bool] | None) -> Entry | None:
+        """The next request, handed out if ``accept`` takes it (else it stays next), waiting
+        until ``deadline`` for one; ``None`` if there is none. Holds ``_read_lock``."""
+        with self._cond:
+            while self._pending_requests - self._in_flight == 0 and not self._closed:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            if self._pending_requests - self._in_flight == 0 or self._closed:
+                return None
+            segment, offset = self._read
+            entry = self._recent.get((segment, offset))
+        if entry is None:
+            entry, segment = self._read_disk(segment, offset)
+        with self._cond:
+            if entry is None or self._closed or (accept is not None and not accept(entry)):
+                return None
+            self._read = (entry.segment, entry.end)
+            self._in_flight += 1
+            self._taken.append((entry.segment, entry.offset, entry.segment, entry.end, entry.size))
+            return entry
 
     def _read_disk(self, segment: int, offset: int) -> tuple[Entry | None, int]:
         """The record at ``(segment, offset)``, or at the start of the next segment when that is

@@ -85,6 +85,8 @@ class Target:
             push = HttpPush(config) if config.protocol == "http/protobuf" else GrpcPush(config, backoff)
         self._push: Push = push
         self._consumers = queue.consumers
+        self._max_send_bytes = queue.max_send_bytes
+        self._send_wait_s = queue.send_wait_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         #: no sender starts an attempt before this (``clock``): set by a retryable failure
@@ -141,7 +143,7 @@ class Target:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                entry = self.queue.take(timeout=0.5)
+                entries = self.queue.take_batch(0.5, self._max_send_bytes, self._send_wait_s)
             except OSError as exc:
                 lost = self.queue.skip_unreadable(exc if isinstance(exc, UnreadableRecord) else None)
                 if lost:
@@ -150,8 +152,8 @@ class Target:
                         target=self.name, signal="unknown", reason="corrupt"
                     ).inc(lost)
                 continue
-            if entry is not None:
-                self._deliver(entry)
+            if entries:
+                self._deliver(entries)
                 self.update_gauges()
 
     def _hold(self, delay: float) -> None:
@@ -167,17 +169,24 @@ class Target:
                 return
             self._stop.wait(left)
 
-    def _deliver(self, entry: Entry) -> None:
-        labels = {"target": self.name, "signal": entry.signal}
+    def _deliver(self, entries: list[Entry]) -> None:
+        """Send ``entries`` (one signal, consecutive in the queue) as one export until it is
+        accepted, refused for good or given up. A group refused for good is sent again one
+        request at a time, so that one bad request (or a group over the target's size limit)
+        costs only itself."""
+        signal = entries[0].signal
+        labels = {"target": self.name, "signal": signal}
+        payload = entries[0].payload if len(entries) == 1 else b"".join(e.payload for e in entries)
+        items = sum(entry.items for entry in entries)
         started = self._clock()
         attempt = 0
         while True:
             self._wait_hold()
             if self._stop.is_set():
                 return  # not acknowledged: stays queued, sent after the restart
-            result = self._push.push(entry.signal, entry.payload)
+            result = self._push.push(signal, payload)
             if result.ok:
-                accepted = max(entry.items - result.rejected, 0)
+                accepted = max(items - result.rejected, 0)
                 self._self.forward_sent.labels(**labels).inc(accepted)
                 if result.rejected:
                     log.warning(
@@ -189,34 +198,50 @@ class Target:
                     self._self.forward_dropped.labels(**labels, reason="rejected_by_target").inc(
                         result.rejected
                     )
-                self.queue.ack(entry)
+                self._ack(entries)
                 return
             if not result.retryable:
+                if len(entries) > 1:
+                    log.warning(
+                        "forward target %s refused %d %s requests sent as one (%s); sending them one by one",
+                        self.name,
+                        len(entries),
+                        signal,
+                        result.message,
+                    )
+                    for entry in entries:
+                        self._deliver([entry])
+                    return
                 log.error(
                     "forward target %s refused a %s request for good: %s",
                     self.name,
-                    entry.signal,
+                    signal,
                     result.message,
                 )
-                self._self.forward_dropped.labels(**labels, reason="permanent_error").inc(entry.items)
-                self.queue.ack(entry)
+                self._self.forward_dropped.labels(**labels, reason="permanent_error").inc(items)
+                self._ack(entries)
                 return
-            self._self.forward_failed.labels(**labels).inc(entry.items)
+            self._self.forward_failed.labels(**labels).inc(items)
             delay = backoff_s(attempt, self._retry)
             if result.retry_after_s is not None:
                 delay = max(delay, result.retry_after_s)
             max_elapsed = self._retry.max_elapsed_s
             if max_elapsed and self._clock() - started + delay > max_elapsed:
                 log.error(
-                    "forward target %s: giving up a %s request after %.0f s",
+                    "forward target %s: giving up %d %s request(s) after %.0f s",
                     self.name,
-                    entry.signal,
+                    len(entries),
+                    signal,
                     max_elapsed,
                 )
-                self._self.forward_dropped.labels(**labels, reason="retry_exhausted").inc(entry.items)
-                self.queue.ack(entry)
+                self._self.forward_dropped.labels(**labels, reason="retry_exhausted").inc(items)
+                self._ack(entries)
                 return
             if attempt == 0:
                 log.warning("forward target %s unavailable (%s); retrying", self.name, result.message)
             attempt += 1
             self._hold(delay)
+
+    def _ack(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            self.queue.ack(entry)
