@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
+from prometheus_client import CollectorRegistry
 
 from llmpulse.forward import DiskQueue, Entry
 from tests.forward.sink import Failure, OTLPSink
@@ -71,54 +74,48 @@ def test_a_batch_waits_up_to_wait_s_for_more_requests(tmp_path: Path) -> None:
     queue.close()
 
 
-def test_queued_requests_reach_the_collector_in_one_export(tmp_path: Path, sink: OTLPSink) -> None:
+@contextmanager
+def sent(tmp_path: Path, sink: OTLPSink, requests: int, records: int = 3) -> Iterator[CollectorRegistry]:
+    """``requests`` logs requests queued before one sender starts (so they go as one export
+    unless something splits them), waited on until the queue is empty; closed after the block."""
     target, registry = make_target(tmp_path, sink, consumers=1, max_send_bytes=1 << 20)
-    for seq in range(10):
-        target.enqueue("logs", 3, logs_request(seq))
+    for seq in range(requests):
+        target.enqueue("logs", records, logs_request(seq, records=records))
     target.start()
     try:
         assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0)
+        yield registry
+    finally:
+        target.close()
+
+
+def test_queued_requests_reach_the_collector_in_one_export(tmp_path: Path, sink: OTLPSink) -> None:
+    with sent(tmp_path, sink, requests=10) as registry:
         assert sink.attempts == 1
         assert seqs(sink) == [seq * 100 + i for seq in range(10) for i in range(3)]
         assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 30
         assert value(registry, "llmpulse_forward_queue_bytes") == 0
-    finally:
-        target.close()
 
 
 def test_a_batch_that_is_retried_is_counted_and_sent_whole(tmp_path: Path, sink: OTLPSink) -> None:
     failures = iter([grpc.StatusCode.UNAVAILABLE])
     sink.fail = lambda signal: Failure(next(failures, None))
-    target, registry = make_target(tmp_path, sink, consumers=1, max_send_bytes=1 << 20)
-    for seq in range(4):
-        target.enqueue("logs", 3, logs_request(seq))
-    target.start()
-    try:
-        assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0)
+    with sent(tmp_path, sink, requests=4) as registry:
         assert sink.attempts == 2
         assert seqs(sink) == [seq * 100 + i for seq in range(4) for i in range(3)]
         assert value(registry, "llmpulse_forward_items_failed_total", signal="logs") == 12
         assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 12
-    finally:
-        target.close()
 
 
 def test_a_batch_refused_for_good_is_sent_again_request_by_request(tmp_path: Path, sink: OTLPSink) -> None:
     # the whole batch is refused, then its first request alone: only that one is dropped
     failures = iter([grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INVALID_ARGUMENT])
     sink.fail = lambda signal: Failure(next(failures, None))
-    target, registry = make_target(tmp_path, sink, consumers=1, max_send_bytes=1 << 20)
-    for seq in range(4):
-        target.enqueue("logs", 3, logs_request(seq))
-    target.start()
-    try:
-        assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0)
+    with sent(tmp_path, sink, requests=4) as registry:
         assert sink.attempts == 5  # the batch, then each of its four requests
         assert seqs(sink) == [seq * 100 + i for seq in range(1, 4) for i in range(3)]
         assert value(registry, DROPPED, signal="logs", reason="permanent_error") == 3
         assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 9
-    finally:
-        target.close()
 
 
 def test_a_batch_over_the_collectors_size_limit_is_sent_request_by_request(tmp_path: Path) -> None:
@@ -127,17 +124,10 @@ def test_a_batch_over_the_collectors_size_limit_is_sent_request_by_request(tmp_p
     # the handler runs; each request alone fits
     sink = OTLPSink(max_receive_bytes=int(size * 2.5)).start()
     try:
-        target, registry = make_target(tmp_path, sink, consumers=1, max_send_bytes=1 << 20)
-        for seq in range(4):
-            target.enqueue("logs", 40, logs_request(seq, records=40))
-        target.start()
-        try:
-            assert sink.wait_for(lambda: value(registry, "llmpulse_forward_queue_requests") == 0)
+        with sent(tmp_path, sink, requests=4, records=40) as registry:
             assert sink.attempts == 4
             assert seqs(sink) == [seq * 100 + i for seq in range(4) for i in range(40)]
             assert value(registry, "llmpulse_forward_items_sent_total", signal="logs") == 160
             assert value(registry, DROPPED, signal="logs", reason="permanent_error") == 0
-        finally:
-            target.close()
     finally:
         sink.stop()
