@@ -303,21 +303,20 @@ class DiskQueue:
                 return []
             batch = [first]
             size = len(first.payload)
-            if max_bytes > size:
-                until = time.monotonic() + wait_s
+            until = time.monotonic() + wait_s
 
-                def fits(entry: Entry) -> bool:
-                    return entry.signal == first.signal and size + len(entry.payload) <= max_bytes
+            def fits(entry: Entry) -> bool:
+                return entry.signal == first.signal and size + len(entry.payload) <= max_bytes
 
-                while size < max_bytes:
-                    try:
-                        entry = self._take_next(until, fits)
-                    except OSError:  # a damaged record: the next ``take`` meets it and skips it
-                        break
-                    if entry is None:
-                        break
-                    batch.append(entry)
-                    size += len(entry.payload)
+            while size < max_bytes:
+                try:
+                    entry = self._take_next(until, fits)
+                except OSError:  # a damaged record: the next ``take`` meets it and skips it
+                    break
+                if entry is None:
+                    break
+                batch.append(entry)
+                size += len(entry.payload)
             return batch
         finally:
             self._read_lock.release()
@@ -387,18 +386,20 @@ class DiskQueue:
                     return self._read_disk(segment, offset)[0]
         return self.take(timeout)
 
-    def ack(self, entry: Entry) -> None:
-        """Mark ``entry`` delivered (or given up). The durable cursor moves only past the
-        contiguous run of acknowledged records from the oldest one; an entry acknowledged ahead
-        of an older one still in flight is sent again after a crash (at-least-once)."""
+    def ack(self, *entries: Entry) -> None:
+        """Mark ``entries`` delivered (or given up). The durable cursor moves only past the
+        contiguous run of acknowledged records from the oldest one, once for all of them (a
+        batch sent as one export writes the cursor once); an entry acknowledged ahead of an
+        older one still in flight is sent again after a crash (at-least-once)."""
         with self._cond:
             if self._closed:
                 return
-            if self._recent.pop((entry.segment, entry.offset), None) is not None:
-                self._recent_bytes -= entry.size
-            self._in_flight -= 1
-            self._pending_requests -= 1
-            self._acked.add((entry.segment, entry.offset))
+            for entry in entries:
+                if self._recent.pop((entry.segment, entry.offset), None) is not None:
+                    self._recent_bytes -= entry.size
+                self._in_flight -= 1
+                self._pending_requests -= 1
+                self._acked.add((entry.segment, entry.offset))
             self._advance()
 
     def _advance(self) -> None:

@@ -198,7 +198,7 @@ class Target:
                     self._self.forward_dropped.labels(**labels, reason="rejected_by_target").inc(
                         result.rejected
                     )
-                self._ack(entries)
+                self.queue.ack(*entries)
                 return
             if not result.retryable:
                 if len(entries) > 1:
@@ -219,7 +219,7 @@ class Target:
                     result.message,
                 )
                 self._self.forward_dropped.labels(**labels, reason="permanent_error").inc(items)
-                self._ack(entries)
+                self.queue.ack(*entries)
                 return
             self._self.forward_failed.labels(**labels).inc(items)
             delay = backoff_s(attempt, self._retry)
@@ -235,13 +235,9 @@ class Target:
                     max_elapsed,
                 )
                 self._self.forward_dropped.labels(**labels, reason="retry_exhausted").inc(items)
-                self._ack(entries)
+                self.queue.ack(*entries)
                 return
             if attempt == 0:
                 log.warning("forward target %s unavailable (%s); retrying", self.name, result.message)
             attempt += 1
             self._hold(delay)
-
-    def _ack(self, entries: list[Entry]) -> None:
-        for entry in entries:
-            self.queue.ack(entry)
