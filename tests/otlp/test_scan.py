@@ -452,6 +452,81 @@ def test_bad_arguments_and_classify_errors(impl: ModuleType) -> None:
     assert impl.scan_spans(body, {b"gen_ai.system": 2**63 - 1}, classify) == ([(0, 0, 0, 2**63 - 1)], [])
 
 
+@pytest.mark.skipif(native is None, reason="the C module is not built")
+def test_per_span_helpers_check_their_fast_call_arguments() -> None:
+    """The helpers called per LLM span take their arguments as a C array (METH_FASTCALL), not as
+    a tuple parsed by a format string: they must refuse what the format refused, with its
+    messages, and release every buffer they took when they refuse."""
+    assert native is not None
+    span_bytes = span(b"T" * 16, b"S" * 8, "gen_ai.system").SerializeToString()
+    table = bytes(256)
+    good: dict[str, tuple[Any, ...]] = {
+        "read_attributes": (span_bytes, {}, classify_str),
+        "edit_attributes": (span_bytes, {}, []),
+        "find_any": (span_bytes, (b"gen_ai",)),
+        "plan_pairs": ((), (), {}, {}, [], False, None),
+        "redaction_edits": (b"\x00", table, {}, "masked"),
+    }
+    for name, args in good.items():
+        function = getattr(native, name)
+        assert function(*args) == getattr(_scan_py, name)(*args), name
+        with pytest.raises(TypeError, match=rf"^{name}\(\) takes (exactly|from)"):
+            function(*args[:-2])
+        with pytest.raises(TypeError, match=rf"^{name}\(\) takes (exactly|from)"):
+            function(*args, None, None)
+    assert native.read_attributes(span_bytes, {}, classify_str, 0) == native.read_attributes(
+        span_bytes, {}, classify_str
+    )
+    for name, position, bad, expected in (
+        ("read_attributes", 2, [], "list"),
+        ("edit_attributes", 2, [], "list"),
+        ("edit_attributes", 3, (), "tuple"),
+        ("find_any", 2, [b"x"], "list"),
+        ("plan_pairs", 1, [], "list"),
+        ("plan_pairs", 3, None, "None"),
+        ("plan_pairs", 5, (), "tuple"),
+        ("redaction_edits", 3, [], "list"),
+    ):
+        args = list(good[name])
+        args[position - 1] = bad
+        with pytest.raises(TypeError) as raised:
+            getattr(native, name)(*args)
+        assert re.fullmatch(rf"{name}\(\) argument {position} must be \w+, not {expected}", str(raised.value))
+    refused: list[tuple[Any, type[Exception]]] = [
+        ("text", TypeError),
+        (None, TypeError),
+        (memoryview(span_bytes)[::2], BufferError),
+    ]
+    for name in ("read_attributes", "edit_attributes", "find_any", "redaction_edits"):
+        for bad_buffer, error in refused:
+            args = list(good[name])
+            args[0] = bad_buffer
+            with pytest.raises(error):
+                getattr(native, name)(*args)
+    # a buffer taken before a later argument is refused is released: the bytearray can grow again
+    held = bytearray(span_bytes)
+    with pytest.raises(TypeError):
+        native.redaction_edits(held, "not a buffer", {}, "masked")
+    with pytest.raises(ValueError, match="must have 256 entries"):
+        native.redaction_edits(held, b"short", {}, "masked")
+    with pytest.raises(TypeError):
+        native.edit_attributes(held, {}, [("k", 1, "x", "too many")])
+    held.extend(b"\x00")
+    with pytest.raises(TypeError, match="plan_pairs"):
+        native.plan_pairs((), (), {}, {}, [], _NoTruth(), None)
+
+
+class _NoTruth:
+    """A value whose truth cannot be told ("p" refused it, and so must the fast call)."""
+
+    def __bool__(self) -> bool:
+        raise TypeError("plan_pairs keep_original has no truth value")
+
+
+def classify_str(key: str) -> int:
+    return 0
+
+
 @pytest.mark.parametrize("impl", IMPLS, ids=IMPL_IDS)
 def test_any_bytes_like_body_and_it_stays_put_during_the_scan(impl: ModuleType) -> None:
     body = request([[span(b"T" * 16, b"S" * 8, "gen_ai.system")]])
