@@ -492,10 +492,9 @@ class Pipeline:
                 changed += self._redact_appended(rewrite, drop)
                 break
         if changed and self._content_mode != "keep":
-            if find_any(rewrite.encoded, _REDACTED_KEY_BYTES):  # there already (another hop)?
-                edits[_REDACTED_KEY] = True  # set where it is, appended if it was not a key
-            else:
-                rewrite.appends.append((_REDACTED_KEY, True))
+            # set where it is (an earlier hop redacted), else appended after the appends:
+            # ``edit_attributes`` does either, so the span's bytes are not searched for the key
+            edits[_REDACTED_KEY] = True
 
     def _redact_appended(self, rewrite: _Rewrite, drop: bool) -> int:
         """Redacts the attributes ``rewrite`` appends as the rest; returns how many changed."""

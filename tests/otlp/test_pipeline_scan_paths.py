@@ -130,12 +130,42 @@ def test_attributes_appended_to_a_rewrite_are_redacted_like_the_others() -> None
     rewrite = pipeline_module._Rewrite(span, span.SerializeToString(), bytes([1, 1, 1, 1, 1, 5, 5]))
     rewrite.appends = [("api_key", "sk-live"), ("gen_ai.prompt", "hello"), ("gen_ai.usage.input_tokens", 12)]
     pipeline._plan_redaction(rewrite)
-    assert rewrite.edits == {5: None, 6: None}
-    assert rewrite.appends == [
-        ("api_key", "[REDACTED]"),
-        ("gen_ai.usage.input_tokens", 12),
-        ("llmpulse.content.redacted", True),
-    ]
+    # the marker key is an edit by key: set where an earlier hop put it, else appended last
+    assert rewrite.edits == {5: None, 6: None, "llmpulse.content.redacted": True}
+    assert rewrite.appends == [("api_key", "[REDACTED]"), ("gen_ai.usage.input_tokens", 12)]
+    if NATIVE:
+        written = Span.FromString(pipeline._rewritten(rewrite))
+        assert [kv.key for kv in written.attributes][-3:] == [
+            "api_key",
+            "gen_ai.usage.input_tokens",
+            "llmpulse.content.redacted",
+        ]
+        assert attrs_to_dict(written.attributes[-3:]) == {
+            "api_key": "[REDACTED]",
+            "gen_ai.usage.input_tokens": 12,
+            "llmpulse.content.redacted": True,
+        }
+        assert not any(kv.key.startswith("gen_ai.prompt") for kv in written.attributes)
+
+
+def test_a_span_redacted_by_an_earlier_hop_keeps_one_marker_where_it_was() -> None:
+    """A span that passed another llmpulse (or a collector redacting the same way) already has
+    ``llmpulse.content.redacted``: the marker is set where it is, not added twice."""
+    selfmetrics = SelfMetrics(CollectorRegistry())
+    pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
+    span = _llm_span(11, {"llmpulse.content.redacted": False})
+    encoded = span.SerializeToString()
+    _bytes, _attrs, flags = pipeline._read(span, encoded)
+    assert flags is not None
+    rewrite = pipeline_module._Rewrite(span, encoded, flags)
+    pipeline._plan_redaction(rewrite)
+    keys = [kv.key for kv in span.attributes]
+    if NATIVE:
+        written = Span.FromString(pipeline._rewritten(rewrite))
+        assert [kv.key for kv in written.attributes].count("llmpulse.content.redacted") == 1
+        kept = [k for k in keys if not k.startswith(("gen_ai.prompt", "gen_ai.completion"))]
+        assert [kv.key for kv in written.attributes] == kept
+        assert written.attributes[kept.index("llmpulse.content.redacted")].value.bool_value is True
 
 
 @pytest.mark.skipif(not NATIVE, reason="without the C module values come from upb, all read")
