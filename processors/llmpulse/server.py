@@ -235,7 +235,7 @@ class Gateway:
 
 
 def run(config: Config) -> int:
-    tune_allocator()
+    tune_allocator(memory_limited=config.limits.memory_limit_mib > 0)
     if config.workers > 1:
         from llmpulse.workers import run_workers
 

@@ -50,8 +50,8 @@ def _worker_main(tree: dict[str, Any], conn: Connection) -> None:
     from llmpulse.receiver import tune_allocator
     from llmpulse.server import Gateway
 
-    tune_allocator()
     config = validate(tree)
+    tune_allocator(memory_limited=config.limits.memory_limit_mib > 0)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
     )
