@@ -116,7 +116,8 @@ class SpanView:
         self.start_ns = start_ns
 
     def event_offset_s(self, names: frozenset[str]) -> float | None:
-        for event in self.span.events:
+        events = self.span.events
+        for event in events if events else ():  # see ``_error_evidence``
             if event.name in names:
                 offset = (event.time_unix_nano - self.start_ns) / 1e9
                 return offset if offset >= 0 else None
@@ -483,7 +484,10 @@ def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
             evidence.failed = evidence.failed or key != "error_message"
             evidence.texts.append(text)
             evidence.raw = evidence.raw or text
-    for event in span.events:
+    events = span.events
+    # a upb repeated field has no iterator of its own: ``for`` ends on an IndexError, formatted
+    # each time, so an empty one (nearly every span) is not iterated
+    for event in events if events else ():
         if event.name not in EXCEPTION_EVENTS:
             continue
         evidence.failed = True
