@@ -474,7 +474,9 @@ class LimitsConfig(_Strict):
     """Overload protection: refuse (retryably) before decoding when memory is tight."""
 
     #: resident-memory limit of the process in MiB; above 75 % of it requests are refused with
-    #: RESOURCE_EXHAUSTED / HTTP 429 + retry hints until memory falls. 0 = no limit.
+    #: RESOURCE_EXHAUSTED / HTTP 429 + retry hints until memory falls. 0 = no limit. With a
+    #: limit, glibc hands freed request buffers straight back to the OS; without one it keeps
+    #: them for reuse (faster: ``receiver.tune_allocator``)
     memory_limit_mib: int = Field(default=0, ge=0)
     #: request bytes processed at once, across both receivers, in MiB; with ``memory_limit_mib``
     #: at most a third of the headroom above its 75 % (gRPC calls reserve the size of recent
