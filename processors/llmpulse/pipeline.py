@@ -365,7 +365,7 @@ class Pipeline:
                             span.trace_id,
                             span.span_id,
                             span.parent_span_id,
-                            span.start_time_unix_nano,
+                            view.start_ns,
                             span.end_time_unix_nano,
                             extras={"span": span, "attrs": view.attrs, "rewrite": rewrite, "at": (i, j, k)},
                         )

@@ -421,10 +421,11 @@ def _build_call(
     ):
         input_tokens += (cache_read or 0) + (cache_write or 0)
 
-    span = view.span
     duration = values.get("duration_s")
-    if duration is None and span.end_time_unix_nano >= span.start_time_unix_nano > 0:
-        duration = (span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
+    if duration is None:
+        start, end = view.start_ns, view.span.end_time_unix_nano  # one upb read each
+        if end >= start > 0:
+            duration = (end - start) / 1e9
 
     streaming = values.get("streaming")
     if streaming is None and implied_streaming:
@@ -470,10 +471,12 @@ EXCEPTION_EVENTS = frozenset({"exception", "gen_ai.client.operation.exception"})
 
 def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
     evidence = ErrorEvidence(http_status=values.get("http_status"))
-    if span.status.code == Status.STATUS_CODE_ERROR:
+    status = span.status  # each read of a upb sub-message makes a new wrapper
+    if status.code == Status.STATUS_CODE_ERROR:
         evidence.failed = True
-        if span.status.message:
-            evidence.texts.append(span.status.message[:2000])
+        message = status.message
+        if message:
+            evidence.texts.append(message[:2000])
     if values.get("failed"):
         evidence.failed = True
     for key in ("error_type", "error_code", "error_message"):
