@@ -5,13 +5,16 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import pytest
 
+from llmpulse._zlib import ZLIB_NG
 from llmpulse.forward import DiskQueue, QueueInUse
 
 HEADER = 17
@@ -39,6 +42,29 @@ def test_fifo_across_segments_and_consumed_segments_are_deleted(tmp_path: Path) 
     assert queue.requests == 0 and queue.size_bytes == 0
     assert len(list(tmp_path.glob("*.seg"))) == 1  # only the segment being written remains
     queue.close()
+
+
+def test_records_carry_the_standard_crc32_whichever_zlib_computed_it(tmp_path: Path) -> None:
+    """The on-disk format does not depend on the zlib in use: a queue written with zlib-ng (the
+    default) is read by a build without it, and the other way round."""
+    queue = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    payloads = [os.urandom(300_000), b"", b"x" * 17]
+    for payload in payloads:
+        queue.put("traces", 3, payload)
+    queue.close()
+    (segment,) = tmp_path.glob("*.seg")
+    data, offset = segment.read_bytes(), 0
+    for payload in payloads:
+        magic, length, crc, _code, items = struct.unpack_from("<4sIIBI", data, offset)
+        offset += HEADER
+        assert (magic, items, data[offset : offset + length]) == (b"LPQ1", 3, payload)
+        assert crc == zlib.crc32(payload)  # the standard library's, not the one the queue used
+        offset += length
+    assert offset == len(data)
+    reopened = DiskQueue(tmp_path, capacity_bytes=1 << 20)
+    assert drain(reopened) == payloads
+    reopened.close()
+    assert ZLIB_NG  # installed with llmpulse (the ``zlib-ng`` dependency)
 
 
 def test_byte_bound_but_an_empty_queue_takes_any_request(tmp_path: Path) -> None:

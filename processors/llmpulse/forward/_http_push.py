@@ -15,7 +15,6 @@ that fails or times out is retryable. Each sender thread keeps its own keep-aliv
 from __future__ import annotations
 
 import email.utils
-import gzip
 import http.client
 import ssl
 import threading
@@ -26,6 +25,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 
 import llmpulse
+from llmpulse._zlib import gzip
 from llmpulse.config import ForwardTargetConfig
 from llmpulse.forward._push import RESPONSES, PushResult
 from llmpulse.otlp import Signal

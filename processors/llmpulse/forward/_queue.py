@@ -40,7 +40,6 @@ import os
 import struct
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
@@ -48,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from llmpulse._zlib import crc32
 from llmpulse.otlp import SIGNALS, Signal
 
 _HEADER = struct.Struct("<4sIIBI")
@@ -166,14 +166,14 @@ class DiskQueue:
             data = b""
         if len(data) == _CURSOR.size:
             segment, offset, crc = _CURSOR.unpack(data)
-            if zlib.crc32(data[:16]) == crc and self._segment_path(segment).exists():
+            if crc32(data[:16]) == crc and self._segment_path(segment).exists():
                 return int(segment), int(offset)
         segments = self._segments()  # no cursor yet, or a torn one: start at the oldest record
         return (segments[0] if segments else 1), 0
 
     def _write_cursor(self) -> None:
         head = _CURSOR_HEAD.pack(*self._cursor)
-        os.pwrite(self._cursor_fd, head + _CRC.pack(zlib.crc32(head)), 0)
+        os.pwrite(self._cursor_fd, head + _CRC.pack(crc32(head)), 0)
         if self._fsync:
             os.fsync(self._cursor_fd)
 
@@ -219,7 +219,7 @@ class DiskQueue:
         if magic != _MAGIC or code >= len(SIGNALS):
             return None
         payload = handle.read(length)
-        if len(payload) != length or zlib.crc32(payload) != crc:
+        if len(payload) != length or crc32(payload) != crc:
             return None
         return _HEADER.size + length
 
@@ -240,7 +240,7 @@ class DiskQueue:
         """Append a request; it is durable against a process crash when this returns."""
         if type(payload) is not bytes:  # kept in memory until sent: must not change under us
             payload = bytes(payload)
-        header = _HEADER.pack(_MAGIC, len(payload), zlib.crc32(payload), _SIGNAL_CODES[signal], items)
+        header = _HEADER.pack(_MAGIC, len(payload), crc32(payload), _SIGNAL_CODES[signal], items)
         size = _HEADER.size + len(payload)
         with self._cond:
             if self._closed:
@@ -356,7 +356,7 @@ class DiskQueue:
                     if header:
                         magic, length, crc, code, items = _HEADER.unpack_from(header.ljust(_HEADER.size))
                         payload = handle.read(length)
-                        if magic == _MAGIC and len(payload) == length and zlib.crc32(payload) == crc:
+                        if magic == _MAGIC and len(payload) == length and crc32(payload) == crc:
                             end = offset + _HEADER.size + length
                             return Entry(segment, offset, end, SIGNALS[code], items, payload), segment
             except OSError as exc:

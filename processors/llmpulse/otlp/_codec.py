@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import zlib
 from typing import Any, Literal
 
 from google.protobuf import json_format
@@ -19,6 +18,8 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from llmpulse._zlib import zlib
 
 Signal = Literal["traces", "logs", "metrics"]
 SIGNALS: tuple[Signal, ...] = ("traces", "logs", "metrics")

@@ -35,11 +35,11 @@ import os
 import pickle
 import threading
 import time
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from llmpulse._zlib import crc32
 from llmpulse.call import LLMCall
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import _contract as c
@@ -123,14 +123,14 @@ def encode_batch(calls: Sequence[LLMCall]) -> bytes:
         body = _ENCODE(rows).encode()
     else:
         body = _PICKLED + binascii.b2a_base64(buffer.getbuffer(), newline=False)
-    return b"%08x %s\n" % (zlib.crc32(body), body)
+    return b"%08x %s\n" % (crc32(body), body)
 
 
 def decode_batch(line: bytes) -> list[LLMCall] | None:
     """The calls of one WAL line (either body), or None when it is torn or corrupt."""
     crc, _, body = line.rstrip(b"\n").partition(b" ")
     try:
-        if int(crc, 16) != zlib.crc32(body):
+        if int(crc, 16) != crc32(body):
             return None
         if body[:1] == _PICKLED:
             rows = _Unpickler(io.BytesIO(binascii.a2b_base64(body[1:]))).load()
