@@ -85,7 +85,9 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def measure(endpoint: str, server: psutil.Process, bodies: list[bytes], requests: int, streams: int) -> float:
-    """ms of server CPU per request over ``requests`` sent from ``streams`` threads."""
+    """ms of server CPU per request over ``requests`` sent from ``streams`` threads. Their
+    channels share one connection, as grpc does for channels of a process to one target (and as
+    in ``run_throughput.send``, whose server this is the floor of)."""
     channels = [grpc.insecure_channel(endpoint) for _ in range(streams)]
     calls = [c.unary_unary(EXPORT) for c in channels]
     for call in calls:  # connect every channel before measuring
@@ -140,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 30
         while True:
             try:
-                grpc.channel_ready_future(grpc.insecure_channel(endpoint)).result(timeout=1)
+                with grpc.insecure_channel(endpoint) as probe:
+                    grpc.channel_ready_future(probe).result(timeout=1)
                 break
             except grpc.FutureTimeoutError:
                 if proc.poll() is not None or time.monotonic() > deadline:
