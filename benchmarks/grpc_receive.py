@@ -1,14 +1,14 @@
 """What receiving a batch over OTLP/gRPC costs grpcio's Python server, before any of llmpulse's work.
 
-A bare server runs in a child process: the receiver's own server options (``grpc.http2.bdp_probe``
-0, the same receive limit) and a TraceService ``Export`` that reads the request's bytes and
-answers an empty response, served stream-unary on grpcio's aio server as the receiver serves it
-(``--server aio-unary`` or ``sync`` for the other two ways grpcio offers). The load generator's
-batches are sent from ``--streams`` client threads, one channel each, raw bytes through a unary
-call, as ``run_throughput.py`` sends them. The result is the server process's user + system CPU
-per request (psutil). It is a floor: ``llmpulse serve`` pays it, and then decodes, processes and
-forwards. ``--option name=value`` adds a grpc server option, ``--experiments`` sets
-``GRPC_EXPERIMENTS`` in the server only::
+A bare server runs in a child process: the receiver's own server options
+(``llmpulse.receiver._grpc.server_options`` on the default config) and a TraceService ``Export``
+that reads the request's bytes and answers an empty response, served stream-unary on grpcio's aio
+server as the receiver serves it (``--server aio-unary`` or ``sync`` for the other two ways grpcio
+offers). The load generator's batches are sent from ``--streams`` client threads, one channel
+each, raw bytes through a unary call, as ``run_throughput.py`` sends them. The result is the
+server process's user + system CPU per request (psutil). It is a floor: ``llmpulse serve`` pays
+it, and then decodes, processes and forwards. ``--option name=value`` adds a grpc server option,
+``--experiments`` sets ``GRPC_EXPERIMENTS`` in the server only::
 
     python -m benchmarks.grpc_receive
     python -m benchmarks.grpc_receive --server sync --option grpc.http2.lookahead_bytes=1048576
@@ -32,13 +32,10 @@ import psutil
 
 from benchmarks.loadgen import build_load, describe
 from benchmarks.run_throughput import EXPORT, free_port
+from llmpulse.config import GRPCReceiverConfig
+from llmpulse.receiver._grpc import server_options
 
 SERVICE = EXPORT.split("/")[1]
-#: as ``llmpulse.receiver.GRPCReceiver.start`` sets them (its default 16 MiB receive limit)
-RECEIVER_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.max_receive_message_length", 16 << 20),
-    ("grpc.http2.bdp_probe", 0),
-]
 
 
 def serve(kind: str, endpoint: str, options: list[tuple[str, Any]]) -> None:
@@ -125,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", default=None, help="GRPC_EXPERIMENTS for the server")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    options = RECEIVER_OPTIONS + args.option
+    options: list[tuple[str, Any]] = [*server_options(GRPCReceiverConfig()), *args.option]
     if args.child:
         serve(args.server, args.child, [tuple(o) for o in json.loads(os.environ["BENCH_GRPC_OPTIONS"])])
         return 0

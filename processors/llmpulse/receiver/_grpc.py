@@ -41,6 +41,18 @@ def _tls_credentials(config: GRPCReceiverConfig) -> grpc.ServerCredentials | Non
     )
 
 
+def server_options(config: GRPCReceiverConfig, *, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """The receiver's grpc server options (``benchmarks/grpc_receive.py`` measures a bare
+    server with the same)."""
+    return [
+        ("grpc.max_receive_message_length", config.max_recv_msg_size_mib * 1024 * 1024),
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        # keep HTTP/2 flow-control windows small: a refused call must not have its whole
+        # body buffered (the BDP probe otherwise grows windows to megabytes per stream)
+        ("grpc.http2.bdp_probe", 0),
+    ]
+
+
 def _peer(metadata: dict[str, Any], context: aio.ServicerContext) -> str:
     """The sender: behind a mesh sidecar or proxy, the first hop of ``x-forwarded-for``."""
     forwarded = metadata.get("x-forwarded-for")
@@ -69,15 +81,8 @@ class GRPCReceiver:
         self.port: int | None = None
 
     async def start(self, *, reuse_port: bool = False) -> None:
-        limit = self._config.max_recv_msg_size_mib * 1024 * 1024
         server = aio.server(
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.so_reuseport", 1 if reuse_port else 0),
-                # keep HTTP/2 flow-control windows small: a refused call must not have its whole
-                # body buffered (the BDP probe otherwise grows windows to megabytes per stream)
-                ("grpc.http2.bdp_probe", 0),
-            ],
+            options=server_options(self._config, reuse_port=reuse_port),
             # grpc reads a whole message before the handler runs; past this many calls at once it
             # refuses new ones with RESOURCE_EXHAUSTED before buffering their bodies
             maximum_concurrent_rpcs=self._max_concurrent,
