@@ -127,6 +127,28 @@ def test_splice_replaces_drops_and_keeps_every_other_byte() -> None:
     assert splice_all(body, ([], [])) == body
 
 
+@pytest.mark.parametrize(("before", "after"), [(40, 200), (200, 40), (60_000, 10), (10, 20_000)])
+def test_enclosing_lengths_that_change_size_are_rewritten(before: int, after: int) -> None:
+    """A replaced span whose length moves its ScopeSpans and ResourceSpans across a varint size
+    (127/128 bytes, 16 383/16 384): ``splice`` writes the enclosing messages once, leaving the
+    old length's size for the new one, and must move them when it differs."""
+
+    def sized(n: int) -> Span:
+        sp = span(b"T" * 16, b"S" * 8)
+        sp.name = "x" * n
+        return sp
+
+    body = request([[sized(before)]])
+    new = sized(after)
+    out = splice_all(body, ([(0, 0, 0, new.SerializeToString())], []))
+    assert isinstance(out, bytes)
+    expected = ExportTraceServiceRequest.FromString(body)
+    expected.resource_spans[0].scope_spans[0].spans[0].CopyFrom(new)
+    assert out == expected.SerializeToString()
+    got = ExportTraceServiceRequest.FromString(out).resource_spans[0].scope_spans[0].spans[0]
+    assert got.name == "x" * after
+
+
 def test_a_resource_absent_or_given_twice_is_replaced_once() -> None:
     scope = ld(2, ld(2, span(b"T" * 16, b"S" * 8).SerializeToString()))
     old = Resource(attributes=[KeyValue(key="a", value=AnyValue(int_value=1))]).SerializeToString()

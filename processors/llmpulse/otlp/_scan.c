@@ -1074,6 +1074,9 @@ done:
 typedef struct {
     char *data;
     Py_ssize_t len, cap;
+    /* when set, data is this bytes object's buffer: the result is built where it is returned,
+       without a last copy (buf_bytes) */
+    PyObject *obj;
 } Buf;
 
 static int
@@ -1090,6 +1093,15 @@ buf_reserve(Buf *b, Py_ssize_t extra)
         }
         cap *= 2;
     }
+    if (b->obj != NULL) {
+        if (_PyBytes_Resize(&b->obj, cap) < 0) { /* frees the object on failure */
+            b->data = NULL;
+            return -1;
+        }
+        b->data = PyBytes_AS_STRING(b->obj);
+        b->cap = cap;
+        return 0;
+    }
     char *data = PyMem_Realloc(b->data, (size_t)cap);
     if (data == NULL) {
         PyErr_NoMemory();
@@ -1098,6 +1110,52 @@ buf_reserve(Buf *b, Py_ssize_t extra)
     b->data = data;
     b->cap = cap;
     return 0;
+}
+
+/* A buffer of `cap` bytes that buf_bytes hands over as a bytes object without copying it. */
+static int
+buf_init_bytes(Buf *b, Py_ssize_t cap)
+{
+    b->obj = PyBytes_FromStringAndSize(NULL, cap);
+    if (b->obj == NULL) {
+        return -1;
+    }
+    b->data = PyBytes_AS_STRING(b->obj);
+    b->len = 0;
+    b->cap = cap;
+    return 0;
+}
+
+/* What was written, as a new reference to a bytes object; the buffer is released either way. */
+static PyObject *
+buf_bytes(Buf *b)
+{
+    PyObject *result;
+    if (b->obj != NULL) {
+        result = b->obj;
+        b->obj = NULL;
+        b->data = NULL;
+        if (_PyBytes_Resize(&result, b->len) < 0) {
+            return NULL;
+        }
+        return result;
+    }
+    result = PyBytes_FromStringAndSize(b->data ? b->data : "", b->len);
+    PyMem_Free(b->data);
+    b->data = NULL;
+    return result;
+}
+
+static void
+buf_release(Buf *b)
+{
+    if (b->obj != NULL) {
+        Py_CLEAR(b->obj);
+    }
+    else {
+        PyMem_Free(b->data);
+    }
+    b->data = NULL;
 }
 
 static int
@@ -1110,6 +1168,54 @@ buf_put(Buf *b, const void *src, Py_ssize_t n)
         memcpy(b->data + b->len, src, (size_t)n);
         b->len += n;
     }
+    return 0;
+}
+
+static int
+varint_size(uint64_t v)
+{
+    int n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Starts a length-delimited field (one-byte tag) whose length is known only once its content is
+ * written: `guess` bytes are left for the length (the old length's size: edits seldom change it).
+ * Returns where the content starts, for buf_close_field. */
+static Py_ssize_t
+buf_open_field(Buf *b, uint8_t tag, int guess)
+{
+    if (buf_reserve(b, 1 + guess) < 0) {
+        return -1;
+    }
+    b->data[b->len++] = (char)tag;
+    b->len += guess;
+    return b->len;
+}
+
+/* Writes the length of the field opened at `start`, moving its content when the length takes
+ * other than `guess` bytes. */
+static int
+buf_close_field(Buf *b, Py_ssize_t start, int guess)
+{
+    uint64_t n = (uint64_t)(b->len - start);
+    int h = varint_size(n);
+    if (h > guess && buf_reserve(b, h - guess) < 0) {
+        return -1;
+    }
+    if (h != guess) {
+        memmove(b->data + start + (h - guess), b->data + start, (size_t)n);
+        b->len += h - guess;
+    }
+    uint8_t *q = (uint8_t *)b->data + start - guess;
+    while (n >= 0x80) {
+        *q++ = (uint8_t)(n | 0x80);
+        n >>= 7;
+    }
+    *q = (uint8_t)n;
     return 0;
 }
 
@@ -1199,13 +1305,10 @@ splice_resource_spans(Splice *s, const uint8_t *p, const uint8_t *end, Py_ssize_
         if (f.number == 2 && f.wire_type == 2) {
             Edit *e = s->next_span < s->n_spans ? &s->spans[s->next_span] : NULL;
             if (e != NULL && e->i == i && e->j == j) {
-                Buf scope = {NULL, 0, 0};
-                int rc = splice_scope(s, f.start, f.stop, i, j, &scope);
-                if (rc == 0) {
-                    rc = buf_field(out, 0x12, scope.data, scope.len);
-                }
-                PyMem_Free(scope.data);
-                if (rc < 0) {
+                int guess = varint_size((uint64_t)(f.stop - f.start));
+                Py_ssize_t start = buf_open_field(out, 0x12, guess);
+                if (start < 0 || splice_scope(s, f.start, f.stop, i, j, out) < 0 ||
+                    buf_close_field(out, start, guess) < 0) {
                     return -1;
                 }
                 j++;
@@ -1300,19 +1403,29 @@ splice(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     }
     Splice s = {(const uint8_t *)body.buf, NULL, NULL, 0, 0, 0, 0};
-    Buf out = {NULL, 0, 0};
+    Buf out = {NULL, 0, 0, NULL};
     /* no Python code runs below, so the bytes the edits point into stay alive and unchanged */
     if ((s.n_spans = read_edits(span_list, 1, &s.spans)) < 0 ||
         (s.n_resources = read_edits(resource_list, 0, &s.resources)) < 0) {
+        goto done;
+    }
+    /* The result is written once, into the bytes object returned, sized so that it never grows:
+     * each new encoding adds at most its length and a header of 11 bytes, and each enclosing
+     * ResourceSpans/ScopeSpans (two per edit at most) at most 10 bytes more of length. */
+    Py_ssize_t bound = body.len + 64;
+    for (Py_ssize_t x = 0; x < s.n_spans; x++) {
+        bound += s.spans[x].len + 31;
+    }
+    for (Py_ssize_t x = 0; x < s.n_resources; x++) {
+        bound += s.resources[x].len + 31;
+    }
+    if (buf_init_bytes(&out, bound) < 0) {
         goto done;
     }
     if (body.len > 0) {
         const uint8_t *p = s.base, *end = s.base + body.len;
         Py_ssize_t i = 0;
         Field f;
-        if (buf_reserve(&out, body.len + 64) < 0) {
-            goto done;
-        }
         while (p < end) {
             const uint8_t *tag_at = p;
             if (next_field(s.base, &p, end, "ExportTraceServiceRequest", &f) < 0) {
@@ -1322,13 +1435,10 @@ splice(PyObject *Py_UNUSED(module), PyObject *args)
                 int edited = (s.next_span < s.n_spans && s.spans[s.next_span].i == i) ||
                              (s.next_resource < s.n_resources && s.resources[s.next_resource].i == i);
                 if (edited) {
-                    Buf rs = {NULL, 0, 0};
-                    int rc = splice_resource_spans(&s, f.start, f.stop, i, &rs);
-                    if (rc == 0) {
-                        rc = buf_field(&out, 0x0a, rs.data, rs.len);
-                    }
-                    PyMem_Free(rs.data);
-                    if (rc < 0) {
+                    int guess = varint_size((uint64_t)(f.stop - f.start));
+                    Py_ssize_t start = buf_open_field(&out, 0x0a, guess);
+                    if (start < 0 || splice_resource_spans(&s, f.start, f.stop, i, &out) < 0 ||
+                        buf_close_field(&out, start, guess) < 0) {
                         goto done;
                     }
                     i++;
@@ -1352,9 +1462,9 @@ splice(PyObject *Py_UNUSED(module), PyObject *args)
                      s.resources[s.next_resource].i);
         goto done;
     }
-    result = PyBytes_FromStringAndSize(out.data ? out.data : "", out.len);
+    result = buf_bytes(&out);
 done:
-    PyMem_Free(out.data);
+    buf_release(&out);
     PyMem_Free(s.spans);
     PyMem_Free(s.resources);
     PyBuffer_Release(&body);
@@ -1396,7 +1506,7 @@ buf_nested(Buf *b, uint8_t tag, const Buf *payload)
 static int
 encode_key_value(Buf *b, const char *key, Py_ssize_t key_len, PyObject *value, int depth)
 {
-    Buf inner = {NULL, 0, 0};
+    Buf inner = {NULL, 0, 0, NULL};
     int rc = 0;
     if (key_len > 0) {
         rc = buf_field(b, 0x0a, key, key_len);
@@ -1456,11 +1566,11 @@ encode_any_value(Buf *b, PyObject *value, int depth)
         return buf_field(b, 0x3a, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
     }
     if (PyList_Check(value) || PyTuple_Check(value)) { /* ArrayValue{values = 1} */
-        Buf array = {NULL, 0, 0};
+        Buf array = {NULL, 0, 0, NULL};
         PyObject *items = PySequence_Fast(value, "");
         int rc = items == NULL ? -1 : 0;
         for (Py_ssize_t x = 0; rc == 0 && x < PySequence_Fast_GET_SIZE(items); x++) {
-            Buf item = {NULL, 0, 0};
+            Buf item = {NULL, 0, 0, NULL};
             PyObject *entry = Py_NewRef(PySequence_Fast_GET_ITEM(items, x)); /* str() may drop it */
             rc = encode_any_value(&item, entry, depth + 1);
             Py_DECREF(entry);
@@ -1477,13 +1587,13 @@ encode_any_value(Buf *b, PyObject *value, int depth)
         return rc;
     }
     if (PyDict_Check(value)) { /* KeyValueList{values = 1} */
-        Buf list = {NULL, 0, 0};
+        Buf list = {NULL, 0, 0, NULL};
         PyObject *k, *v;
         Py_ssize_t at = 0;
         int rc = 0;
         Py_INCREF(value); /* str(key) may run Python code */
         while (rc == 0 && PyDict_Next(value, &at, &k, &v)) {
-            Buf kv = {NULL, 0, 0};
+            Buf kv = {NULL, 0, 0, NULL};
             Py_INCREF(k);
             Py_INCREF(v);
             PyObject *key = PyObject_Str(k);
@@ -1615,7 +1725,7 @@ attrs_find(Attrs *attrs, PyObject *key)
 static int
 encode_edited(Buf *b, const uint8_t *base, Attr *a)
 {
-    Buf kv = {NULL, 0, 0};
+    Buf kv = {NULL, 0, 0, NULL};
     const uint8_t *q = a->kv_start, *stop = a->stop;
     Field g;
     int rc = encode_key_value(&kv, (const char *)a->key_start, a->key_stop - a->key_start, a->edit, 0);
@@ -1636,7 +1746,7 @@ encode_edited(Buf *b, const uint8_t *base, Attr *a)
 static int
 encode_appended(Buf *b, PyObject *key, PyObject *value, const uint8_t *raw_start, const uint8_t *raw_stop)
 {
-    Buf kv = {NULL, 0, 0};
+    Buf kv = {NULL, 0, 0, NULL};
     Py_ssize_t n;
     const char *text = PyUnicode_AsUTF8AndSize(key, &n);
     int rc = text == NULL ? -1 : 0;
@@ -1681,7 +1791,7 @@ edit_attributes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     appends = args[2];
     const uint8_t *base = span.buf, *insert_at;
     Attrs attrs = {NULL, 0, 0};
-    Buf out = {NULL, 0, 0};
+    Buf out = {NULL, 0, 0, NULL};
     PyObject *where, *value;
     Py_ssize_t at = 0;
     /* str() of an odd value runs Python code, which could change `edits` or `appends`: the
@@ -1740,7 +1850,7 @@ edit_attributes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
         }
         a->edit = Py_NewRef(value);
     }
-    if (buf_reserve(&out, span.len + 256) < 0) {
+    if (buf_init_bytes(&out, span.len + 256) < 0) {
         goto done;
     }
     const uint8_t *cursor = base;
@@ -1806,9 +1916,9 @@ edit_attributes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
     if (buf_put(&out, cursor, base + span.len - cursor) < 0) {
         goto done;
     }
-    result = PyBytes_FromStringAndSize(out.data ? out.data : "", out.len);
+    result = buf_bytes(&out);
 done:
-    PyMem_Free(out.data);
+    buf_release(&out);
     for (Py_ssize_t x = 0; x < attrs.n; x++) {
         Py_XDECREF(attrs.attrs[x].edit);
     }
