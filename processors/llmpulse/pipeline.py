@@ -52,14 +52,16 @@ from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import AttributeAppends, AttributeEdits, Signal, attrs_to_dict
 from llmpulse.otlp.scan import (
     NATIVE,
+    SpanHead,
     edit_attributes,
     find_any,
     locate_spans,
     message_parents,
     parents,
-    read_attributes,
+    read_span,
     redaction_edits,
     scan_message,
+    span_head,
     splice,
 )
 from llmpulse.selfmetrics import SelfMetrics
@@ -82,7 +84,7 @@ LLM_KEY_PREFIXES = (
     "operation.cost",
 )
 _LLM, _CREDENTIAL, _CONTENT = 1, 2, 4
-#: a content attribute no dialect or dimension reads: ``read_attributes`` leaves its value
+#: a content attribute no dialect or dimension reads: ``read_span`` leaves its value
 #: undecoded (None), as redaction drops or masks it unread (three quarters of an LLM span's bytes)
 _UNREAD = 8
 #: key flags → what redaction does with the attribute: 0 nothing, 1 mask (a credential), 2 drop
@@ -267,20 +269,22 @@ class Pipeline:
         encoded = body
         return lambda traces: parents(encoded, traces), located, invalid, encoded
 
-    def _read(self, span: Span, encoded: bytes | None) -> tuple[bytes | None, dict[str, Any], bytes | None]:
-        """An LLM span's encoding, attributes and per-attribute key flags (``read_attributes``).
-        ``encoded``: the span's bytes in the request, when the scan located them. Without the C
-        module the attributes come from upb directly: its Python twin would only decode the span
-        again."""
+    def _read(
+        self, span: Span, encoded: bytes | None
+    ) -> tuple[bytes | None, dict[str, Any], bytes | None, SpanHead]:
+        """An LLM span's encoding, attributes, per-attribute key flags and own fields
+        (``read_span``). ``encoded``: the span's bytes in the request, when the scan located them.
+        Without the C module the attributes come from upb directly: its Python twin would only
+        decode the span again."""
         if NATIVE:
             if encoded is None:  # a span of a dialect's own scope with no key worth a flag
                 encoded = span.SerializeToString()
             try:
-                attrs, attr_flags = read_attributes(encoded, self._key_flags, self._flags, _UNREAD)
-                return encoded, attrs, attr_flags
+                attrs, attr_flags, head = read_span(encoded, self._key_flags, self._flags, _UNREAD)
+                return encoded, attrs, attr_flags, head
             except ValueError:  # the C reader refuses what upb's encoding never has
-                return encoded, attrs_to_dict(span.attributes), None
-        return None, attrs_to_dict(span.attributes), None
+                return encoded, attrs_to_dict(span.attributes), None, span_head(span)
+        return None, attrs_to_dict(span.attributes), None, span_head(span)
 
     def _traces(
         self, request: Any, peer: str | None, body: bytes | None
@@ -341,14 +345,14 @@ class Pipeline:
                         elif flags & _CREDENTIAL:
                             redact_attributes(span.attributes, "keep", self._truncate)
                         continue
-                    span_bytes, attrs, attr_flags = self._read(span, span_bytes)
-                    rewrite = self._rewrite(span, span_bytes, attr_flags)
+                    span_bytes, attrs, attr_flags, head = self._read(span, span_bytes)
+                    rewrite = self._rewrite(span, span_bytes, attr_flags, head)
                     touched.append((i, j, k, span, rewrite))
                     if rewrite is None:
                         to_redact.append((span, span_bytes, attr_flags))
                     else:
                         rewrites.append(rewrite)
-                    found = recogniser.recognise(span, scope, scope_dialect, attrs)
+                    found = recogniser.recognise(span, scope, scope_dialect, attrs, head)
                     if found is None:
                         continue
                     call, dialect, view, evidence = found
@@ -362,11 +366,11 @@ class Pipeline:
                             call,
                             dialect,
                             resource_key,
-                            span.trace_id,
-                            span.span_id,
-                            span.parent_span_id,
+                            head[0],
+                            head[1],
+                            head[2],
                             view.start_ns,
-                            span.end_time_unix_nano,
+                            view.end_ns,
                             extras={"span": span, "attrs": view.attrs, "rewrite": rewrite, "at": (i, j, k)},
                         )
                     )
@@ -455,13 +459,15 @@ class Pipeline:
         return outcome, None if changed else encoded, None if changed else failed
 
     # -- LLM spans changed in their encoding ---------------------------------------------------
-    def _rewrite(self, span: Span, encoded: bytes | None, attr_flags: bytes | None) -> _Rewrite | None:
+    def _rewrite(
+        self, span: Span, encoded: bytes | None, attr_flags: bytes | None, head: SpanHead
+    ) -> _Rewrite | None:
         """A rewrite of the span's encoding, unless redaction needs the upb message for it:
         truncation (it reads each value), a credential inside a value (``Bearer``/``sk-``: the
         scrubber reads every string), or events to redact. Without the C module, never."""
         if attr_flags is None or encoded is None or self._content_mode == "truncate":
             return None
-        if find_any(encoded, _CREDENTIAL_MARKERS) or (span.events and self._events_need_redaction(span)):
+        if find_any(encoded, _CREDENTIAL_MARKERS) or (head[8] and self._events_need_redaction(span)):
             return None
         return _Rewrite(span, encoded, attr_flags)
 

@@ -50,7 +50,7 @@ def _typed(values: dict[str, Any]) -> dict[str, tuple[type, str]]:
 
 
 def _both(dialect: Any, attrs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    view = SpanView(Span(name="chat gpt-4o", start_time_unix_nano=1), attrs, "scope", "chat gpt-4o", 1)
+    view = SpanView(Span(name="chat gpt-4o", start_time_unix_nano=1), attrs, "scope")
     native = _read_fields(dialect, view)
     with monkeypatch.context() as patch:
         patch.setattr(_recognise, "_native_read_fields", None)
@@ -91,7 +91,7 @@ def test_fast_path_values_are_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> 
         "gen_ai.response.model": "-",  # Envoy's "missing"
         "gen_ai.request.stream": True,
     }
-    view = SpanView(Span(), attrs, "s", "chat", 1)
+    view = SpanView(Span(name="chat", start_time_unix_nano=1), attrs, "s")
     values, _ = _read_fields(semconv, view)
     assert values["request_model"] == "gpt-4o" and values["input_tokens"] == 1200
     assert "output_tokens" not in values and "response_model" not in values

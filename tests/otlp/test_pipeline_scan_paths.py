@@ -155,7 +155,7 @@ def test_a_span_redacted_by_an_earlier_hop_keeps_one_marker_where_it_was() -> No
     pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
     span = _llm_span(11, {"llmpulse.content.redacted": False})
     encoded = span.SerializeToString()
-    _bytes, _attrs, flags = pipeline._read(span, encoded)
+    _bytes, _attrs, flags, _head = pipeline._read(span, encoded)
     assert flags is not None
     rewrite = pipeline_module._Rewrite(span, encoded, flags)
     pipeline._plan_redaction(rewrite)
@@ -181,7 +181,7 @@ def test_content_values_are_left_unread_unless_a_dimension_reads_them() -> None:
         selfmetrics = SelfMetrics(CollectorRegistry())
         config = validate({"metrics": {"dimensions": dimensions}})
         pipeline = Pipeline(config, selfmetrics, SpanMetrics(selfmetrics))
-        _bytes, attrs, _flags = pipeline._read(span, encoded)
+        _bytes, attrs, _flags, _head = pipeline._read(span, encoded)
         assert attrs["input.value"] == expected
         assert attrs["gen_ai.prompt.0.content"] is None
         assert attrs["gen_ai.request.model"] == "gpt-4o"

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -229,3 +230,121 @@ def test_keys_are_decoded_once_and_stay_right_past_the_cache() -> None:
     bad = b"\x4a\x04\x0a\x02\xff\xfe"  # a key that is not UTF-8
     with pytest.raises(ValueError):
         native.read_attributes(bad, {}, _flags)
+
+
+# -- read_span: the attributes and the span's own fields, in one walk ------------------------------
+SPAN_READERS = [_scan_py.read_span] + ([native.read_span] if native is not None else [])
+
+events = st.lists(st.tuples(st.text(max_size=6), st.integers(0, 2**64 - 1)), max_size=3)
+
+
+@settings(SETTINGS, max_examples=3_000)
+@given(
+    ids=st.tuples(st.binary(max_size=17), st.binary(max_size=9), st.binary(max_size=9)),
+    name=st.text(max_size=8),
+    times=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)),
+    status=st.tuples(st.integers(-(2**31), 2**31 - 1), st.text(max_size=6)),
+    span_events=events,
+    pairs=st.lists(st.tuples(KEYS, scalars), max_size=3),
+    again=st.sampled_from(["", "name", "status", "times"]),
+)
+def test_read_span_reads_what_upb_reads(
+    ids: tuple[bytes, bytes, bytes],
+    name: str,
+    times: tuple[int, int],
+    status: tuple[int, str],
+    span_events: list[tuple[str, int]],
+    pairs: list[tuple[str, AnyValue]],
+    again: str,
+) -> None:
+    """Every reader's head is upb's view of the same bytes, with fields given twice (the last
+    wins; a Status given twice is merged, field by field)."""
+    span = Span(
+        trace_id=ids[0],
+        span_id=ids[1],
+        parent_span_id=ids[2],
+        name=name,
+        start_time_unix_nano=times[0],
+        end_time_unix_nano=times[1],
+    )
+    span.status.code = status[0]  # type: ignore[assignment]  # an open enum: any int32
+    span.status.message = status[1]
+    for event_name, time in span_events:
+        span.events.add(name=event_name, time_unix_nano=time)
+    for key, value in pairs:
+        span.attributes.add(key=key).value.CopyFrom(value)
+    encoded = span.SerializeToString()
+    if again == "name":
+        encoded += Span(name=name + "!").SerializeToString()
+    elif again == "status":
+        later = Span()
+        later.status.code = 1  # type: ignore[assignment]
+        encoded += later.SerializeToString()  # the message stays, the code is replaced
+    elif again == "times":
+        encoded += Span(end_time_unix_nano=7).SerializeToString()
+    decoded = Span.FromString(encoded)
+    expected_head = (
+        decoded.trace_id,
+        decoded.span_id,
+        decoded.parent_span_id,
+        decoded.name,
+        decoded.start_time_unix_nano,
+        decoded.end_time_unix_nano,
+        decoded.status.code,
+        decoded.status.message,
+        tuple((e.name, e.time_unix_nano) for e in decoded.events),
+    )
+    for read in SPAN_READERS:
+        attrs, flags, head = read(encoded, {}, _flags)
+        assert head == expected_head
+        assert _same(attrs, attrs_to_dict(decoded.attributes))
+        assert flags == bytes(_flags(key) for key, _ in pairs)
+        assert _scan_py.span_head(decoded) == expected_head
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+@pytest.mark.parametrize(
+    ("encoded", "message"),
+    [
+        (b"\x38\x05", "Span field 7 has wire type 0, not 1"),  # start time as a varint
+        (b"\x2d\x00\x00\x00\x00", "Span field 5 has wire type 5, not 2"),  # name as fixed32
+        (b"\x7a\x02\x18\xff", "truncated varint"),  # status code cut short
+        (b"\x7a\x09\x19" + bytes(8), "Status field 3 has wire type 1, not 0"),
+        (b"\x5a\x02\x08\x01", "Span.Event field 1 has wire type 0, not 1"),
+        (b"\x2a\x01\xff", "can't decode byte 0xff"),  # a name that is not UTF-8
+        (b"\x5a\x03\x12\x01\xff", "can't decode byte 0xff"),  # an event name that is not UTF-8
+    ],
+)
+def test_read_span_refuses_what_it_does_not_read_as_upb_would(encoded: bytes, message: str) -> None:
+    """A head field of another wire type is an unknown field to upb, and the C reader does not
+    keep unknown fields: it refuses, and the pipeline reads such a span through upb."""
+    assert native is not None
+    with pytest.raises(ValueError, match=message):
+        native.read_span(encoded, {}, _flags)
+    if "wire type" in message:  # read_attributes skips the fields it does not read, as it did
+        assert native.read_attributes(encoded, {}, _flags) == ({}, b"")
+
+
+@pytest.mark.skipif(native is None, reason="the C reader is not built")
+@settings(SETTINGS, max_examples=10_000)
+@given(data=st.binary(max_size=120), events_first=events, cut=st.integers(0, 200))
+def test_read_span_on_malformed_bytes_is_a_value_error_never_a_crash(
+    data: bytes, events_first: list[tuple[str, int]], cut: int
+) -> None:
+    assert native is not None
+    span = Span(name="n", trace_id=b"t" * 16)
+    span.status.message = "m"
+    for event_name, time in events_first:
+        span.events.add(name=event_name, time_unix_nano=time)
+    encoded = span.SerializeToString()
+    for body in (data, encoded[:cut] + data[:4], encoded[: cut % (len(encoded) + 1)]):
+        try:
+            attrs, _flags_read, head = native.read_span(body, {}, _flags)
+        except ValueError:
+            continue
+        assert isinstance(attrs, dict) and len(head) == 9
+        try:  # the reader is given spans upb has read: where upb reads them too, alike
+            decoded = Span.FromString(body)
+        except DecodeError:
+            continue
+        assert head == _scan_py.span_head(decoded)

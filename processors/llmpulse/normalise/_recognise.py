@@ -32,6 +32,7 @@ from llmpulse.normalise._values import (
     walk,
 )
 from llmpulse.otlp import attrs_to_dict
+from llmpulse.otlp.scan import SpanHead, span_head
 
 try:  # the plan walk in C (setup.py builds it); _read_fields below is its pure-Python twin
     from llmpulse.normalise._fields import configure, read_fields
@@ -97,29 +98,40 @@ _PARSERS: dict[str, Callable[[Any, float], Any]] = {
 
 @dataclass(slots=True, init=False)
 class SpanView:
-    """A span's attributes flattened once, with the facts dialect sources read."""
+    """A span's attributes flattened once, with the facts dialect sources read: its own fields
+    come from its ``head`` (``read_span``), not from a upb read each."""
 
     span: Span
     attrs: Mapping[str, Any]
     scope: str
     name: str = ""
     start_ns: int = 0
+    end_ns: int = 0
+    status_code: int = 0
+    status_message: str = ""
+    #: ``(name, time_unix_nano)`` of each event, in order
+    events: tuple[tuple[str, int], ...] = ()
 
     # written out so that mypyc compiles it (``LLMCall.__init__``)
     def __init__(
-        self, span: Span, attrs: Mapping[str, Any], scope: str, name: str = "", start_ns: int = 0
+        self, span: Span, attrs: Mapping[str, Any], scope: str, head: SpanHead | None = None
     ) -> None:
         self.span = span
         self.attrs = attrs
         self.scope = scope
-        self.name = name
-        self.start_ns = start_ns
+        if head is None:
+            head = span_head(span)
+        self.name = head[3]
+        self.start_ns = head[4]
+        self.end_ns = head[5]
+        self.status_code = head[6]
+        self.status_message = head[7]
+        self.events = head[8]
 
     def event_offset_s(self, names: frozenset[str]) -> float | None:
-        events = self.span.events
-        for event in events if events else ():  # see ``_error_evidence``
-            if event.name in names:
-                offset = (event.time_unix_nano - self.start_ns) / 1e9
+        for name, time_unix_nano in self.events:
+            if name in names:
+                offset = (time_unix_nano - self.start_ns) / 1e9
                 return offset if offset >= 0 else None
         return None
 
@@ -194,12 +206,14 @@ class Recogniser:
         scope: str,
         scope_dialect: Dialect | None,
         attrs: dict[str, Any] | None = None,
+        head: SpanHead | None = None,
     ) -> tuple[LLMCall, Dialect, SpanView, ErrorEvidence] | None:
         """The call a span describes, or ``None`` when it is not an LLM call. ``attrs``: the
-        span's attributes as ``attrs_to_dict`` gives them, when the caller has read them."""
+        span's attributes as ``attrs_to_dict`` gives them, and ``head`` its own fields as
+        ``read_span`` gives them, when the caller has read them."""
         if attrs is None:
             attrs = attrs_to_dict(span.attributes)
-        view = SpanView(span, attrs, scope, span.name, span.start_time_unix_nano)
+        view = SpanView(span, attrs, scope, head)
         dialect = self.dialect_for(view, scope_dialect)
         if dialect is None:
             return None
@@ -215,7 +229,7 @@ class Recogniser:
         call = _build_call(dialect, view, values, implied_streaming)
         if call is None:
             return None
-        return call, dialect, view, _error_evidence(span, values)
+        return call, dialect, view, _error_evidence(view, values)
 
 
 #: how a source is read in ``_read_fields``: a plain attribute (``dict`` lookup), a value inside a
@@ -423,7 +437,7 @@ def _build_call(
 
     duration = values.get("duration_s")
     if duration is None:
-        start, end = view.start_ns, view.span.end_time_unix_nano  # one upb read each
+        start, end = view.start_ns, view.end_ns
         if end >= start > 0:
             duration = (end - start) / 1e9
 
@@ -469,12 +483,11 @@ def _build_call(
 EXCEPTION_EVENTS = frozenset({"exception", "gen_ai.client.operation.exception"})
 
 
-def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
+def _error_evidence(view: SpanView, values: dict[str, Any]) -> ErrorEvidence:
     evidence = ErrorEvidence(http_status=values.get("http_status"))
-    status = span.status  # each read of a upb sub-message makes a new wrapper
-    if status.code == Status.STATUS_CODE_ERROR:
+    if view.status_code == Status.STATUS_CODE_ERROR:
         evidence.failed = True
-        message = status.message
+        message = view.status_message
         if message:
             evidence.texts.append(message[:2000])
     if values.get("failed"):
@@ -487,20 +500,19 @@ def _error_evidence(span: Span, values: dict[str, Any]) -> ErrorEvidence:
             evidence.failed = evidence.failed or key != "error_message"
             evidence.texts.append(text)
             evidence.raw = evidence.raw or text
-    events = span.events
-    # a upb repeated field has no iterator of its own: ``for`` ends on an IndexError, formatted
-    # each time, so an empty one (nearly every span) is not iterated
-    for event in events if events else ():
-        if event.name not in EXCEPTION_EVENTS:
-            continue
-        evidence.failed = True
-        for kv in event.attributes:
-            if kv.key in ("exception.type", "exception.message"):
-                text = kv.value.string_value[:2000]
-                if text:
-                    evidence.texts.append(text)
-                    if kv.key == "exception.type" and evidence.raw is None:
-                        evidence.raw = text
+    # the exception events' attributes from upb: the head has only the events' names
+    if any(name in EXCEPTION_EVENTS for name, _ in view.events):
+        for event in view.span.events:
+            if event.name not in EXCEPTION_EVENTS:
+                continue
+            evidence.failed = True
+            for kv in event.attributes:
+                if kv.key in ("exception.type", "exception.message"):
+                    text = kv.value.string_value[:2000]
+                    if text:
+                        evidence.texts.append(text)
+                        if kv.key == "exception.type" and evidence.raw is None:
+                            evidence.raw = text
     if evidence.http_status is not None and evidence.http_status >= 400:
         evidence.failed = True
     if evidence.raw is None and evidence.texts:

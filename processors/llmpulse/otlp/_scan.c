@@ -952,6 +952,176 @@ key_str(ModuleState *st, const uint8_t *start, const uint8_t *stop)
     return str;
 }
 
+/* ---- a span's own fields, read in the same walk as its attributes (read_span) ---------------
+ * The pipeline reads these of every LLM span; through upb each is a getattr that makes a new
+ * object (a sub-message a new wrapper). Strings and ids are slices of the buffer until the end,
+ * and a field given twice keeps its last value, as protobuf does; a Status given twice is merged
+ * (its fields are scalars: the later value of each wins). A head field of an unexpected wire
+ * type is refused (upb would keep it as an unknown field): the caller reads the span through
+ * upb instead. */
+
+static const uint8_t EMPTY[1] = {0};
+
+typedef struct {
+    const uint8_t *trace, *trace_end, *span, *span_end, *parent, *parent_end, *name, *name_end;
+    const uint8_t *message, *message_end;
+    uint64_t start, end;
+    int32_t code;
+    PyObject *events; /* list of (name, time_unix_nano), made at the first event */
+} Head;
+
+static int
+head_wire_type(const uint8_t *base, const Field *f, int expected, const char *what)
+{
+    if (f->wire_type == expected) {
+        return 0;
+    }
+    PyErr_Format(PyExc_ValueError, "%s field %llu has wire type %d, not %d", what,
+                 (unsigned long long)f->number, f->wire_type, expected);
+    return -1;
+}
+
+static int
+head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
+{
+    const uint8_t *name = EMPTY, *name_end = EMPTY;
+    uint64_t time = 0;
+    Field f = {0, 0, NULL, NULL, 0};
+    while (p < end) {
+        if (next_field(base, &p, end, "Span.Event", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 1) {
+            if (head_wire_type(base, &f, 1, "Span.Event") < 0) {
+                return -1;
+            }
+            time = f.value;
+        }
+        else if (f.number == 2) {
+            if (head_wire_type(base, &f, 2, "Span.Event") < 0) {
+                return -1;
+            }
+            name = f.start;
+            name_end = f.stop;
+        }
+    }
+    PyObject *text = utf8(name, name_end);
+    if (text == NULL) {
+        return -1;
+    }
+    PyObject *event = Py_BuildValue("(NK)", text, (unsigned long long)time);
+    if (event == NULL) {
+        return -1;
+    }
+    if (h->events == NULL && (h->events = PyList_New(0)) == NULL) {
+        Py_DECREF(event);
+        return -1;
+    }
+    int rc = PyList_Append(h->events, event);
+    Py_DECREF(event);
+    return rc;
+}
+
+static int
+head_status(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
+{
+    Field f = {0, 0, NULL, NULL, 0};
+    while (p < end) {
+        if (next_field(base, &p, end, "Status", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 2) {
+            if (head_wire_type(base, &f, 2, "Status") < 0) {
+                return -1;
+            }
+            h->message = f.start;
+            h->message_end = f.stop;
+        }
+        else if (f.number == 3) {
+            if (head_wire_type(base, &f, 0, "Status") < 0) {
+                return -1;
+            }
+            h->code = (int32_t)(uint32_t)f.value; /* an int32 enum: the low 32 bits, as upb */
+        }
+    }
+    return 0;
+}
+
+/* One field of a Span other than its attributes. */
+static int
+head_field(const uint8_t *base, const Field *f, Head *h)
+{
+    switch (f->number) {
+    case 1:
+    case 2:
+    case 4:
+    case 5:
+    case 11:
+    case 15:
+        if (head_wire_type(base, f, 2, "Span") < 0) {
+            return -1;
+        }
+        break;
+    case 7:
+    case 8:
+        if (head_wire_type(base, f, 1, "Span") < 0) {
+            return -1;
+        }
+        break;
+    default:
+        return 0;
+    }
+    switch (f->number) {
+    case 1:
+        h->trace = f->start;
+        h->trace_end = f->stop;
+        return 0;
+    case 2:
+        h->span = f->start;
+        h->span_end = f->stop;
+        return 0;
+    case 4:
+        h->parent = f->start;
+        h->parent_end = f->stop;
+        return 0;
+    case 5:
+        h->name = f->start;
+        h->name_end = f->stop;
+        return 0;
+    case 7:
+        h->start = f->value;
+        return 0;
+    case 8:
+        h->end = f->value;
+        return 0;
+    case 11:
+        return head_event(base, f->start, f->stop, h);
+    default: /* 15 */
+        return head_status(base, f->start, f->stop, h);
+    }
+}
+
+static PyObject *
+head_tuple(Head *h)
+{
+    PyObject *name = utf8(h->name, h->name_end), *message = NULL, *events = NULL;
+    if (name == NULL || (message = utf8(h->message, h->message_end)) == NULL) {
+        Py_XDECREF(name);
+        return NULL;
+    }
+    events = h->events != NULL ? PyList_AsTuple(h->events) : PyTuple_New(0);
+    if (events == NULL) {
+        Py_DECREF(name);
+        Py_DECREF(message);
+        return NULL;
+    }
+    return Py_BuildValue("(y#y#y#NKKiNN)", (const char *)h->trace, (Py_ssize_t)(h->trace_end - h->trace),
+                         (const char *)h->span, (Py_ssize_t)(h->span_end - h->span),
+                         (const char *)h->parent, (Py_ssize_t)(h->parent_end - h->parent), name,
+                         (unsigned long long)h->start, (unsigned long long)h->end, (int)h->code,
+                         message, events);
+}
+
 PyDoc_STRVAR(read_attributes_doc,
 "read_attributes(span, key_flags, classify, unread=0, /) -> (attributes, flags)\n--\n\n"
 "The attributes of an encoded Span as a dict (as attrs_to_dict: the last of a repeated key\n"
@@ -961,15 +1131,23 @@ PyDoc_STRVAR(read_attributes_doc,
 "(redaction drops prompts and completions unread). Malformed bytes or text that is not UTF-8\n"
 "raise ValueError.");
 
+PyDoc_STRVAR(read_span_doc,
+"read_span(span, key_flags, classify, unread=0, /) -> (attributes, flags, head)\n--\n\n"
+"read_attributes, and from the same walk the span's own fields: head is (trace_id, span_id,\n"
+"parent_span_id, name, start_time_unix_nano, end_time_unix_nano, status code, status message,\n"
+"events), events being ((name, time_unix_nano), ...) in order. A field given twice keeps its\n"
+"last value (a Status given twice is merged). A head field of an unexpected wire type is a\n"
+"ValueError, like malformed bytes: read such a span through upb.");
+
 static PyObject *
-read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+read_attrs(PyObject *module, PyObject *const *args, Py_ssize_t nargs, const char *fname, int want_head)
 {
     ModuleState *st = PyModule_GetState(module);
     Py_buffer span;
-    PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *result = NULL;
+    PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *head = NULL, *result = NULL;
     int unread = 0;
-    if (fast_nargs("read_attributes", nargs, 3, 4) < 0 ||
-        fast_type("read_attributes", 2, args[1], &PyDict_Type) < 0) {
+    Head h = {EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, 0, 0, 0, NULL};
+    if (fast_nargs(fname, nargs, 3, 4) < 0 || fast_type(fname, 2, args[1], &PyDict_Type) < 0) {
         return NULL;
     }
     key_flags = args[1];
@@ -980,7 +1158,7 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
         if (value < INT_MIN || value > INT_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "read_attributes() unread is out of range for a C int");
+            PyErr_Format(PyExc_OverflowError, "%s() unread is out of range for a C int", fname);
             return NULL;
         }
         unread = (int)value;
@@ -990,7 +1168,7 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     const uint8_t *base = span.buf, *p = span.buf, *end = p + span.len;
     Py_ssize_t count = 0, size = 32;
-    Field f;
+    Field f = {0, 0, NULL, NULL, 0};
     attrs = PyDict_New();
     flags = PyBytes_FromStringAndSize(NULL, size);
     if (attrs == NULL || flags == NULL) {
@@ -1001,6 +1179,9 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         if (f.number != 9 || f.wire_type != 2) {
+            if (want_head && head_field(base, &f, &h) < 0) {
+                goto done;
+            }
             continue;
         }
         PyObject *key, *value, *found;
@@ -1056,12 +1237,31 @@ read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (_PyBytes_Resize(&flags, count) < 0) {
         goto done;
     }
-    result = PyTuple_Pack(2, attrs, flags);
+    if (!want_head) {
+        result = PyTuple_Pack(2, attrs, flags);
+    }
+    else if ((head = head_tuple(&h)) != NULL) {
+        result = PyTuple_Pack(3, attrs, flags, head);
+    }
 done:
     Py_XDECREF(attrs);
     Py_XDECREF(flags);
+    Py_XDECREF(head);
+    Py_XDECREF(h.events);
     PyBuffer_Release(&span);
     return result;
+}
+
+static PyObject *
+read_attributes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_attrs(module, args, nargs, "read_attributes", 0);
+}
+
+static PyObject *
+read_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return read_attrs(module, args, nargs, "read_span", 1);
 }
 
 /* ---- splice: the request with some spans and resources replaced ------------------------------
@@ -2207,6 +2407,7 @@ static PyMethodDef methods[] = {
     {"find_any", (PyCFunction)(void (*)(void))find_any, METH_FASTCALL, find_any_doc},
     {"parents", parents, METH_VARARGS, parents_doc},
     {"read_attributes", (PyCFunction)(void (*)(void))read_attributes, METH_FASTCALL, read_attributes_doc},
+    {"read_span", (PyCFunction)(void (*)(void))read_span, METH_FASTCALL, read_span_doc},
     {"edit_attributes", (PyCFunction)(void (*)(void))edit_attributes, METH_FASTCALL, edit_attributes_doc},
     {"plan_pairs", (PyCFunction)(void (*)(void))plan_pairs, METH_FASTCALL, plan_pairs_doc},
     {"redaction_edits", (PyCFunction)(void (*)(void))redaction_edits, METH_FASTCALL, redaction_edits_doc},

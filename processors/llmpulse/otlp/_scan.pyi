@@ -14,6 +14,14 @@ def parents(
 def read_attributes(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes]: ...
+
+#: (trace_id, span_id, parent_span_id, name, start, end, status code, status message,
+#: ((event name, event time), ...))
+SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...]]
+
+def read_span(
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
+) -> tuple[dict[str, Any], bytes, SpanHead]: ...
 def locate_spans(
     body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
 ) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int, int]]]: ...

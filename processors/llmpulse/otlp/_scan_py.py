@@ -23,6 +23,9 @@ from llmpulse.otlp._anyvalue import same_without_call, to_py
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
+#: what ``read_span`` reads of a span besides its attributes (``_scan.pyi``)
+SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...]]
+
 _MASK64: Final = (1 << 64) - 1
 _FLAGS_LIMIT: Final = 1 << 63
 _MISSING: Final = object()
@@ -410,6 +413,31 @@ def read_attributes(
         flags.append(found)
         attrs[kv.key] = None if found & unread else to_py(kv.value)
     return attrs, bytes(flags)
+
+
+def read_span(
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
+) -> tuple[dict[str, Any], bytes, SpanHead]:
+    """``_scan.read_span`` through upb: ``read_attributes`` and the span's own fields."""
+    attrs, flags = read_attributes(span, key_flags, classify, unread)
+    return attrs, flags, span_head(Span.FromString(bytes(span)))
+
+
+def span_head(span: Span) -> SpanHead:
+    """A decoded span's own fields as ``read_span`` gives them (its ``head``)."""
+    status = span.status
+    events = span.events
+    return (
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        status.code,
+        status.message,
+        tuple((event.name, event.time_unix_nano) for event in events) if events else (),
+    )
 
 
 _INT64: Final = 1 << 63

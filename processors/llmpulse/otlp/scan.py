@@ -22,6 +22,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+# the head of a span decoded anyway (read_span reads it from the bytes, in C when built)
+from llmpulse.otlp._scan_py import SpanHead, span_head
+
 try:
     from llmpulse.otlp._scan import (
         edit_attributes,
@@ -30,6 +33,7 @@ try:
         parents,
         plan_pairs,
         read_attributes,
+        read_span,
         redaction_edits,
         scan_spans,
         splice,
@@ -51,6 +55,7 @@ except ImportError as exc:
         parents,
         plan_pairs,
         read_attributes,
+        read_span,
         redaction_edits,
         scan_spans,
         splice,
@@ -96,6 +101,7 @@ def message_parents(request: Any, traces: set[bytes] | frozenset[bytes]) -> dict
 
 __all__ = [
     "NATIVE",
+    "SpanHead",
     "edit_attributes",
     "find_any",
     "locate_spans",
@@ -103,8 +109,10 @@ __all__ = [
     "parents",
     "plan_pairs",
     "read_attributes",
+    "read_span",
     "redaction_edits",
     "scan_message",
     "scan_spans",
+    "span_head",
     "splice",
 ]
