@@ -339,6 +339,16 @@ def test_parents_of_spans_in_the_given_traces() -> None:
     for traces in ({t1, t3}, frozenset({t1, t3, b"4" * 16})):
         assert run_all("parents", body, traces) == expected
     assert run_all("parents", body, set()) == {}
+    # ids are looked up sorted, as bytes: other things in the set never match, and an id of a
+    # bytes subclass matches as the set would match it
+    in_t1 = {(t1, b"root0000"): b"", (t1, b"child000"): b"root0000"}
+    assert run_all("parents", body, {t1, b"short", b"0" * 16, b"9" * 16}) == in_t1
+    assert run_all("parents", body, {t1, b"short", "1" * 16, 7, b"0" * 16, b"9" * 16}) == in_t1
+
+    class TraceId(bytes):
+        pass
+
+    assert run_all("parents", body, {TraceId(t3), b"0" * 16}) == {(t3, b"child000"): b"p"}
     # a span sent twice: the later one wins, as in a dict filled in wire order
     again = body + ld(1, ld(2, ld(2, span(t1, b"child000", parent=b"new00000").SerializeToString())))
     assert run_all("parents", again, {t1})[(t1, b"child000")] == b"new00000"

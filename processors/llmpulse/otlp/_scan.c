@@ -353,6 +353,10 @@ typedef struct {
     KeyCache cache;
     /* parents */
     PyObject *traces, *parents;
+    /* traces' ids, sorted (parents): a span of another trace is passed over without a Python
+     * object made for its id; NULL when traces holds anything but bytes (asked as a set then) */
+    PyObject **trace_ids;
+    Py_ssize_t n_trace_ids;
 } Walk;
 
 /* Flags must be an int in 0..2**63-1 (a bit set); ValueError/TypeError name the key otherwise. */
@@ -472,20 +476,50 @@ append_tuple(PyObject *list, PyObject *item)
     return rc;
 }
 
+/* qsort's order of 16-byte ids (bytes objects) */
+static int
+compare_ids(const void *a, const void *b)
+{
+    return memcmp(PyBytes_AS_STRING(*(PyObject *const *)a), PyBytes_AS_STRING(*(PyObject *const *)b), 16);
+}
+
 static int
 record_parent(Walk *w, const uint8_t *trace, const uint8_t *span, const uint8_t *parent,
               Py_ssize_t parent_len)
 {
     int rc = -1;
     PyObject *trace_id = NULL, *span_id = NULL, *key = NULL, *parent_id = NULL;
-    trace_id = PyBytes_FromStringAndSize((const char *)trace, 16);
-    if (trace_id == NULL) {
-        goto done;
+    if (w->trace_ids != NULL) {
+        Py_ssize_t lo = 0, hi = w->n_trace_ids;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            int cmp = memcmp(PyBytes_AS_STRING(w->trace_ids[mid]), trace, 16);
+            if (cmp == 0) {
+                lo = mid;
+                break;
+            }
+            if (cmp < 0) {
+                lo = mid + 1;
+            }
+            else {
+                hi = mid;
+            }
+        }
+        if (lo >= w->n_trace_ids || memcmp(PyBytes_AS_STRING(w->trace_ids[lo]), trace, 16) != 0) {
+            return 0;
+        }
+        trace_id = Py_NewRef(w->trace_ids[lo]); /* the caller's own id object, in every key */
     }
-    int found = PySet_Contains(w->traces, trace_id);
-    if (found <= 0) {
-        rc = found;
-        goto done;
+    else {
+        trace_id = PyBytes_FromStringAndSize((const char *)trace, 16);
+        if (trace_id == NULL) {
+            goto done;
+        }
+        int found = PySet_Contains(w->traces, trace_id);
+        if (found <= 0) {
+            rc = found;
+            goto done;
+        }
     }
     span_id = PyBytes_FromStringAndSize((const char *)span, 8);
     parent_id = PyBytes_FromStringAndSize((const char *)parent, parent_len);
@@ -696,11 +730,39 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     }
     Walk w = {(const uint8_t *)body.buf, 1, 0, NULL, NULL, NULL, NULL, {NULL, 0, 0, 0, NULL}, traces,
-              NULL};
+              NULL, NULL, 0};
+    PyObject *iterator = NULL, *item;
     if (!PyAnySet_Check(traces)) {
         PyErr_Format(PyExc_TypeError, "traces must be a set or frozenset, not %s",
                      Py_TYPE(traces)->tp_name);
         goto done;
+    }
+    /* The ids as a sorted array, when they are all bytes: only 16-byte ones can match (borrowed:
+     * the set is not changed while no Python code runs, and the walk runs none). */
+    w.trace_ids = PyMem_New(PyObject *, PySet_GET_SIZE(traces) + 1);
+    if (w.trace_ids == NULL || (iterator = PyObject_GetIter(traces)) == NULL) {
+        if (w.trace_ids == NULL) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        int exact = PyBytes_CheckExact(item);
+        if (exact && PyBytes_GET_SIZE(item) == 16) {
+            w.trace_ids[w.n_trace_ids++] = item;
+        }
+        Py_DECREF(item); /* the set holds it */
+        if (!exact) {    /* e.g. a bytes subclass: equal to a 16-byte id by its own rules */
+            PyMem_Free(w.trace_ids);
+            w.trace_ids = NULL;
+            break;
+        }
+    }
+    if (PyErr_Occurred()) {
+        goto done;
+    }
+    if (w.trace_ids != NULL) {
+        qsort(w.trace_ids, (size_t)w.n_trace_ids, sizeof(PyObject *), compare_ids);
     }
     w.parents = PyDict_New();
     if (w.parents == NULL || walk_request(&w, body.len) < 0) {
@@ -708,6 +770,8 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
     }
     result = Py_NewRef(w.parents);
 done:
+    Py_XDECREF(iterator);
+    PyMem_Free(w.trace_ids);
     Py_XDECREF(w.parents);
     PyBuffer_Release(&body);
     return result;
