@@ -96,3 +96,31 @@ def test_fast_path_values_are_kept_as_given(monkeypatch: pytest.MonkeyPatch) -> 
     assert values["request_model"] == "gpt-4o" and values["input_tokens"] == 1200
     assert "output_tokens" not in values and "response_model" not in values
     _both(semconv, attrs, monkeypatch)
+
+
+def test_an_event_source_is_read_only_for_a_span_with_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time to first token from an event: the C walk does not call the event source for a span
+    without events (nearly every span), and reads it as before for one with them."""
+    openllmetry = next(d for d in DIALECTS if d.name == "openllmetry")
+    attrs = {"gen_ai.request.model": "gpt-4o", "llm.is_streaming": True}
+    read: list[Any] = []
+
+    def recording(step: Any, view: Any, structured: dict[str, Any]) -> Any:
+        read.append(type(step[2]).__name__)
+        return _recognise._read_source(step, view, structured)
+
+    plan = _table(openllmetry).native
+    quiet = SpanView(Span(name="chat", start_time_unix_nano=10**9), attrs, "s")
+    native = _recognise._native_read_fields
+    assert native is not None
+    values, _ = native(attrs, plan, quiet, recording)
+    assert "ttft_s" not in values and "Event" not in read
+    streamed = Span(name="chat", start_time_unix_nano=10**9)
+    streamed.events.add(name="gen_ai.content.completion.chunk", time_unix_nano=10**9 + 250_000_000)
+    view = SpanView(streamed, attrs, "s")
+    values, _ = native(attrs, plan, view, recording)
+    assert values["ttft_s"] == 0.25 and "Event" in read
+    with monkeypatch.context() as patch:  # the Python walk reads the same
+        patch.setattr(_recognise, "_native_read_fields", None)
+        assert _read_fields(openllmetry, view)[0]["ttft_s"] == 0.25
+        assert "ttft_s" not in _read_fields(openllmetry, quiet)[0]

@@ -13,7 +13,8 @@
  * ``parse`` has (0 none, 1 int, 2 str, 3 float, 4 bool, 5 list of str); each step is
  * ``(how, key, source, scale, implies_streaming, needs)`` with ``how`` 0 for a plain attribute
  * and ``needs`` the attributes without which any other source reads nothing (``None``: it reads
- * other facts of the span), so an absent source costs a dict lookup, not a call.
+ * other facts of the span), so an absent source costs a dict lookup, not a call. ``how`` 3 is a
+ * source that reads the span's events: skipped when ``view.events`` is empty (most spans).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,6 +24,8 @@ enum { PARSE_OTHER = 0, PARSE_INT = 1, PARSE_STR = 2, PARSE_FLOAT = 3, PARSE_BOO
 
 /* set once by configure(): the values of llmpulse.normalise._values */
 static PyObject *missing = NULL; /* frozenset of strings meaning "not set" */
+static PyObject *events_name = NULL; /* "events", the view's attribute an event source reads */
+enum { HOW_ATTR = 0, HOW_EVENTS = 3 };
 static long long max_tokens = 0;
 static Py_ssize_t max_label_chars = 0;
 static double max_float = 0.0;
@@ -198,7 +201,21 @@ read_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (how == -1 && PyErr_Occurred()) {
                 goto error;
             }
-            if (how == 0) { /* a plain attribute */
+            if (how == HOW_EVENTS) {
+                PyObject *events = PyObject_GetAttr(view, events_name);
+                if (events == NULL) {
+                    goto error;
+                }
+                int none = PyObject_Not(events);
+                Py_DECREF(events);
+                if (none < 0) {
+                    goto error;
+                }
+                if (none) {
+                    continue;
+                }
+            }
+            if (how == HOW_ATTR) { /* a plain attribute */
                 raw = PyDict_GetItemWithError(attrs, PyTuple_GET_ITEM(step, 1));
                 if (raw == NULL) {
                     if (PyErr_Occurred()) {
@@ -293,5 +310,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__fields(void)
 {
+    if (events_name == NULL && (events_name = PyUnicode_InternFromString("events")) == NULL) {
+        return NULL;
+    }
     return PyModule_Create(&module_def);
 }

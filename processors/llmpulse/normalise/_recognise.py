@@ -16,7 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse.call import INFERENCE_OPERATIONS, LLMCall
 from llmpulse.dialects import DIALECTS, Dialect
-from llmpulse.dialects._spec import A, J, Mapped, Since, Sum
+from llmpulse.dialects._spec import A, Event, J, Mapped, Since, Sum
 from llmpulse.normalise._names import host_of, operation_name, provider_name
 from llmpulse.normalise._values import (
     MAX_LABEL_CHARS,
@@ -233,8 +233,10 @@ class Recogniser:
 
 
 #: how a source is read in ``_read_fields``: a plain attribute (``dict`` lookup), a value inside a
-#: structured attribute (parsed once per span however many paths read it), or the source's ``read``
-_ATTR, _JSON, _READ = 0, 1, 2
+#: structured attribute (parsed once per span however many paths read it), or the source's
+#: ``read``; ``_EVENTS`` is ``read`` of a source of the span's events (the C walk skips it for a
+#: span without events, nearly every one, rather than call it to find none)
+_ATTR, _JSON, _READ, _EVENTS = 0, 1, 2, 3
 #: (how, attribute key, source, scale, implies_streaming)
 _Step = tuple[int, str, Any, float, bool]
 #: (field, parser, steps) for the fields a span can fill, in table order
@@ -285,7 +287,7 @@ class _Table:
             for source in sources:
                 needs = _source_keys(source)
                 keys.update(needs or ())
-                how, key = _READ, ""
+                how, key = _EVENTS if type(source) is Event else _READ, ""
                 if type(source) is A or type(source) is J:
                     how, key = _ATTR if type(source) is A else _JSON, source.key
                 entries.append(((how, key, source, source.scale, source.implies_streaming), needs))
