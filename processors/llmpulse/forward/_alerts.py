@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse import __version__
 from llmpulse.otlp import attrs_to_dict, set_attributes
-from llmpulse.otlp.scan import locate_spans, read_attributes, splice
+from llmpulse.otlp.scan import SpanHead, locate_spans, read_span, span_head, splice
 
 EVENT_NAME = "llmpulse.alert"
 SCOPE_NAME = "llmpulse.forward.alerts"
@@ -134,14 +134,14 @@ class AlertMarker:
     # -- traces ------------------------------------------------------------------------------
     def _alerting(
         self, request: ExportTraceServiceRequest, payload: bytes, failed: Candidates | None = None
-    ) -> list[tuple[int, int, int, Span, str, dict[str, Any], bytes]]:
-        """(i, j, k, span, class, its attributes, the span's bytes in ``payload``) of every span
-        to mark. The candidates are ``failed`` when the pipeline has told which spans are failed
-        calls and their classes (``Exported.failed``: a call of a class that does not alert is
-        not read at all); else the scanner finds the few spans that carry an error class. Either
-        way the other spans are never read in Python, and the candidates' attributes are read
-        from their bytes in C; only a span that alerts is decoded. Spans are
-        read from ``payload``: the pipeline rewrites LLM spans in their encoding, so the decoded
+    ) -> list[tuple[int, int, int, SpanHead, str, dict[str, Any], bytes]]:
+        """(i, j, k, the span's own fields, class, its attributes, the span's bytes in
+        ``payload``) of every span to mark. The candidates are ``failed`` when the pipeline has
+        told which spans are failed calls and their classes (``Exported.failed``: a call of a
+        class that does not alert is not read at all); else the scanner finds the few spans that
+        carry an error class. Either way the other spans are never read in Python, and the
+        candidates are read from their bytes in C (``read_span``), not decoded. Spans are read
+        from ``payload``: the pipeline rewrites LLM spans in their encoding, so the decoded
         ``request`` may not carry the error class written back."""
         if not self.classes:
             return []
@@ -152,24 +152,20 @@ class AlertMarker:
         if failed is None:
             flagged, _ = locate_spans(payload, self._key_flags, _error_class_key)
             failed = [(i, j, k, payload[start:stop], None) for i, j, k, _flags, start, stop in flagged]
-        found: list[tuple[int, int, int, Span, str, dict[str, Any], bytes]] = []
+        found: list[tuple[int, int, int, SpanHead, str, dict[str, Any], bytes]] = []
         for i, j, k, encoded, told in failed:
             if told is not None and told not in self.classes:
                 continue
-            span: Span | None = None
             try:
-                attributes, _ = read_attributes(encoded, self._attr_flags, self._no_flags)
+                attributes, _, head = read_span(encoded, self._attr_flags, self._no_flags)
             except ValueError:  # valid, but an encoding the C reader refuses (upb never writes it)
                 span = Span.FromString(encoded)
-                attributes = attrs_to_dict(span.attributes)
+                attributes, head = attrs_to_dict(span.attributes), span_head(span)
             error_class = _alerting_class(
                 attributes.get("llmpulse.error.class"), attributes.get("llmpulse.counted"), self.classes
             )
-            if error_class is not None:
-                if span is None:
-                    span = Span.FromString(encoded)
-                if not any(e.name == EVENT_NAME for e in span.events):
-                    found.append((i, j, k, span, error_class, attributes, encoded))
+            if error_class is not None and not any(name == EVENT_NAME for name, _ in head[8]):
+                found.append((i, j, k, head, error_class, attributes, encoded))
         return found
 
     def mark_traces(self, request: ExportTraceServiceRequest) -> ExportTraceServiceRequest:
@@ -192,15 +188,15 @@ class AlertMarker:
             return payload
         resources: dict[int, dict[str, Any]] = {}
         edits: list[tuple[int, int, int, bytes | None]] = []
-        for i, j, k, span, error_class, attributes, encoded in found:
+        for i, j, k, head, error_class, attributes, encoded in found:
             if i not in resources:
                 resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
             event = self.alert_event(
                 error_class,
                 attributes,
                 resources[i],
-                span.span_id,
-                span.end_time_unix_nano or int(self._clock() * 1e9),
+                head[1],
+                head[5] or int(self._clock() * 1e9),
             )
             edits.append((i, j, k, encoded + Span(events=[event]).SerializeToString()))
         return splice(payload, edits, [])
