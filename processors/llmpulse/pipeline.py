@@ -258,16 +258,18 @@ class Pipeline:
             return lambda traces: message_parents(request, traces), flagged, invalid, body
         if body is None:
             body = request.SerializeToString()
+        # where each span's ids are, so that dedup's parent lookup need not walk the request again
+        index = bytearray()
         try:
-            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b)
+            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b, index)
         except ValueError:
             # valid protobuf the scanner does not read (an unknown field encoded as a group):
             # drop the unknown fields and scan upb's re-encoding of what is left
             request.DiscardUnknownFields()
             body = request.SerializeToString()
-            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b)
+            located, invalid = locate_spans(body, self._key_flags_b, self._classify_b, index)
         encoded = body
-        return lambda traces: parents(encoded, traces), located, invalid, encoded
+        return lambda traces: parents(encoded, traces, index), located, invalid, encoded
 
     def _read(
         self, span: Span, encoded: bytes | None

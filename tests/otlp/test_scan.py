@@ -808,10 +808,47 @@ def test_parents_agrees_with_upb(seed: int) -> None:
     )
     traces = set(gen.r.sample(present, gen.r.randrange(len(present) + 1))) | {gen.r.randbytes(16)}
     expected = parents_oracle(body, traces)
+    indexes = []
     for impl in IMPLS:
+        index = bytearray(b"stale")
+        impl.locate_spans(body, {}, classify, index)
+        indexes.append(bytes(index))
         for given_traces in (traces, frozenset(traces)):
             got = impl.parents(body, given_traces)
             assert list(got.items()) == list(expected.items())
+            # read from locate_spans' index of the same body instead of a walk: the same dict
+            assert list(impl.parents(body, given_traces, index).items()) == list(expected.items())
+    assert all(index == indexes[0] for index in indexes)
+    valid = sum(
+        len(sp.trace_id) == 16 and len(sp.span_id) == 8
+        for rs in decoded.resource_spans
+        for ss in rs.scope_spans
+        for sp in ss.spans
+    )
+    assert len(indexes[0]) == 32 * valid
+
+
+def test_an_index_that_does_not_fit_the_body_is_refused() -> None:
+    body = request([[span(b"T" * 16, b"S" * 8, parent=b"P" * 8)]])
+    index = bytearray()
+    for impl in IMPLS:
+        impl.locate_spans(body, {}, classify, index)
+    assert len(index) == 32
+    trace_at = int.from_bytes(index[:8], "little")
+    assert body[trace_at : trace_at + 16] == b"T" * 16
+    assert run_all("parents", body, {b"T" * 16}, bytes(index)) == {(b"T" * 16, b"S" * 8): b"P" * 8}
+    past = bytearray(index)
+    past[24:32] = (len(body)).to_bytes(8, "little")  # a parent running past the end
+    negative = bytearray(index)
+    negative[:8] = (-1).to_bytes(8, "little", signed=True)
+    for impl in IMPLS:
+        for bad in (past, negative):
+            with pytest.raises(ValueError, match=r"^parents: index entry 0 is not in the body$"):
+                impl.parents(body, {b"T" * 16}, bytes(bad))
+        with pytest.raises(ValueError, match=r"^parents: an index is 32-byte entries, not 31 bytes$"):
+            impl.parents(body, set(), bytes(index[:31]))
+        with pytest.raises(TypeError, match="index must be a bytearray or None, not bytes"):
+            impl.locate_spans(body, {}, classify, b"")
 
 
 # -- malformed bytes ----------------------------------------------------------------------------------

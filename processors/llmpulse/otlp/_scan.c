@@ -357,7 +357,15 @@ typedef struct {
      * object made for its id; NULL when traces holds anything but bytes (asked as a set then) */
     PyObject **trace_ids;
     Py_ssize_t n_trace_ids;
+    /* locate_spans with an index: (trace, span, parent offsets, parent length) of each valid
+     * span, in wire order, for parents() to read instead of walking the request again */
+    int64_t *index;
+    Py_ssize_t index_len, index_cap;
+    int want_index;
 } Walk;
+
+/* Bytes per index entry: four little-endian int64s. */
+#define INDEX_ENTRY 32
 
 /* Flags must be an int in 0..2**63-1 (a bit set); ValueError/TypeError name the key otherwise. */
 static int
@@ -586,6 +594,24 @@ walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_
     if (w->parents_mode) {
         return record_parent(w, trace, span, parent, parent_len);
     }
+    if (w->want_index) {
+        if (w->index_len + 4 > w->index_cap) {
+            Py_ssize_t cap = w->index_cap ? w->index_cap * 2 : 2048;
+            int64_t *grown = PyMem_Realloc(w->index, (size_t)cap * sizeof(int64_t));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            w->index = grown;
+            w->index_cap = cap;
+        }
+        int64_t *entry = w->index + w->index_len;
+        entry[0] = trace - w->base;
+        entry[1] = span - w->base;
+        entry[2] = parent_len > 0 ? parent - w->base : 0; /* absent or empty: 0, 0 */
+        entry[3] = parent_len;
+        w->index_len += 4;
+    }
     if (flags != 0 && w->ranges) {
         return append_tuple(w->flagged, Py_BuildValue("(nnnLnn)", i, j, k, flags,
                                                       (Py_ssize_t)(first - w->base),
@@ -668,18 +694,39 @@ PyDoc_STRVAR(scan_spans_doc,
 "per call; flags are ints in 0..2**63-1. Malformed bytes raise ValueError naming the problem\n"
 "and its offset.");
 
+/* Writes `n` int64s into a bytearray, little-endian. */
+static int
+store_index(PyObject *target, const int64_t *values, Py_ssize_t n)
+{
+    if (PyByteArray_Resize(target, n * 8) < 0) {
+        return -1;
+    }
+    uint8_t *out = (uint8_t *)PyByteArray_AS_STRING(target);
+    for (Py_ssize_t x = 0; x < n; x++) {
+        uint64_t v = (uint64_t)values[x];
+        for (int b = 0; b < 8; b++) {
+            *out++ = (uint8_t)(v >> (8 * b));
+        }
+    }
+    return 0;
+}
+
 static PyObject *
 scan_common(PyObject *args, int ranges, const char *format)
 {
     Py_buffer body;
-    PyObject *key_flags, *classify, *result = NULL;
-    if (!PyArg_ParseTuple(args, format, &body, &PyDict_Type, &key_flags, &classify)) {
+    PyObject *key_flags, *classify, *index = Py_None, *result = NULL;
+    if (!PyArg_ParseTuple(args, format, &body, &PyDict_Type, &key_flags, &classify, &index)) {
         return NULL;
     }
     Walk w = {(const uint8_t *)body.buf, 0, ranges, key_flags, classify, NULL, NULL,
-              {NULL, 0, 0, 0, NULL}, NULL, NULL};
+              {NULL, 0, 0, 0, NULL}, NULL, NULL, NULL, 0, NULL, 0, 0, index != Py_None};
     if (!PyCallable_Check(classify)) {
         PyErr_Format(PyExc_TypeError, "classify must be callable, not %s", Py_TYPE(classify)->tp_name);
+        goto done;
+    }
+    if (w.want_index && !PyByteArray_CheckExact(index)) {
+        PyErr_Format(PyExc_TypeError, "index must be a bytearray or None, not %s", Py_TYPE(index)->tp_name);
         goto done;
     }
     if (cache_init(&w.cache) < 0) {
@@ -690,10 +737,16 @@ scan_common(PyObject *args, int ranges, const char *format)
     if (w.flagged == NULL || w.invalid == NULL || walk_request(&w, body.len) < 0) {
         goto done;
     }
+    /* classify may have run Python code, which could have resized a bytearray body: the index
+     * is written last, and the buffer stays exported (so unchanged) until the release below */
+    if (w.want_index && store_index(index, w.index, w.index_len) < 0) {
+        goto done;
+    }
     result = PyTuple_Pack(2, w.flagged, w.invalid);
 done:
     Py_XDECREF(w.flagged);
     Py_XDECREF(w.invalid);
+    PyMem_Free(w.index);
     cache_free(&w.cache);
     PyBuffer_Release(&body);
     return result;
@@ -706,27 +759,31 @@ scan_spans(PyObject *Py_UNUSED(module), PyObject *args)
 }
 
 PyDoc_STRVAR(locate_spans_doc,
-"locate_spans(body, key_flags, classify, /) -> (flagged, invalid)\n--\n\n"
+"locate_spans(body, key_flags, classify, index=None, /) -> (flagged, invalid)\n--\n\n"
 "scan_spans, with each flagged span's place in body: flagged is [(i, j, k, flags, start,\n"
-"stop)], body[start:stop] being the span's encoding (without its tag and length).");
+"stop)], body[start:stop] being the span's encoding (without its tag and length). `index`, a\n"
+"bytearray, is set to where each span with valid ids has its trace_id, span_id and\n"
+"parent_span_id in body, for parents(body, traces, index) to read instead of walking body.");
 
 static PyObject *
 locate_spans(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    return scan_common(args, 1, "y*O!O:locate_spans");
+    return scan_common(args, 1, "y*O!O|O:locate_spans");
 }
 
 PyDoc_STRVAR(parents_doc,
-"parents(body, traces, /) -> {(trace_id, span_id): parent_span_id}\n--\n\n"
+"parents(body, traces, index=None, /) -> {(trace_id, span_id): parent_span_id}\n--\n\n"
 "For every span with valid ids whose trace_id is in the set `traces`, its parent_span_id\n"
-"(b\"\" if absent). Attributes are not read. Malformed bytes raise ValueError.");
+"(b\"\" if absent). Attributes are not read. Malformed bytes raise ValueError. With the\n"
+"`index` locate_spans made of body, the spans are read from it, not from a walk of body\n"
+"(ValueError for an index that does not fit body).");
 
 static PyObject *
 parents(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    Py_buffer body;
+    Py_buffer body, index = {NULL, NULL};
     PyObject *traces, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*O:parents", &body, &traces)) {
+    if (!PyArg_ParseTuple(args, "y*O|z*:parents", &body, &traces, &index)) {
         return NULL;
     }
     Walk w = {(const uint8_t *)body.buf, 1, 0, NULL, NULL, NULL, NULL, {NULL, 0, 0, 0, NULL}, traces,
@@ -765,14 +822,49 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
         qsort(w.trace_ids, (size_t)w.n_trace_ids, sizeof(PyObject *), compare_ids);
     }
     w.parents = PyDict_New();
-    if (w.parents == NULL || walk_request(&w, body.len) < 0) {
+    if (w.parents == NULL) {
         goto done;
+    }
+    if (index.buf == NULL) {
+        if (walk_request(&w, body.len) < 0) {
+            goto done;
+        }
+    }
+    else {
+        const uint8_t *entry = index.buf;
+        if (index.len % INDEX_ENTRY != 0) {
+            PyErr_Format(PyExc_ValueError, "parents: an index is %d-byte entries, not %zd bytes",
+                         INDEX_ENTRY, index.len);
+            goto done;
+        }
+        for (Py_ssize_t x = 0; x < index.len; x += INDEX_ENTRY, entry += INDEX_ENTRY) {
+            uint64_t at[4];
+            for (int v = 0; v < 4; v++) {
+                at[v] = 0;
+                for (int b = 7; b >= 0; b--) {
+                    at[v] = (at[v] << 8) | entry[8 * v + b];
+                }
+            }
+            uint64_t size = (uint64_t)body.len;
+            if (at[0] > size || size - at[0] < 16 || at[1] > size || size - at[1] < 8 || at[2] > size ||
+                at[3] > size - at[2]) {
+                PyErr_Format(PyExc_ValueError, "parents: index entry %zd is not in the body",
+                             x / INDEX_ENTRY);
+                goto done;
+            }
+            if (record_parent(&w, w.base + at[0], w.base + at[1], w.base + at[2], (Py_ssize_t)at[3]) < 0) {
+                goto done;
+            }
+        }
     }
     result = Py_NewRef(w.parents);
 done:
     Py_XDECREF(iterator);
     PyMem_Free(w.trace_ids);
     Py_XDECREF(w.parents);
+    if (index.buf != NULL) {
+        PyBuffer_Release(&index);
+    }
     PyBuffer_Release(&body);
     return result;
 }

@@ -9,7 +9,7 @@ def scan_spans(
     body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
 ) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]: ...
 def parents(
-    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
+    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], index: ReadableBuffer | None = None, /
 ) -> dict[tuple[bytes, bytes], bytes]: ...
 def read_attributes(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
@@ -23,7 +23,11 @@ def read_span(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes, SpanHead]: ...
 def locate_spans(
-    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+    body: ReadableBuffer,
+    key_flags: dict[bytes, int],
+    classify: Callable[[bytes], int],
+    index: bytearray | None = None,
+    /,
 ) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, int, int]]]: ...
 def splice(
     body: ReadableBuffer,

@@ -113,7 +113,18 @@ def _exported(body: ReadableBuffer) -> Iterator[bytes]:
 class _Walk:
     """One call's state: what ``_scan.c``'s ``Walk`` holds."""
 
-    __slots__ = ("classify", "data", "flagged", "invalid", "key_flags", "parents", "ranges", "seen", "traces")
+    __slots__ = (
+        "classify",
+        "data",
+        "flagged",
+        "index",
+        "invalid",
+        "key_flags",
+        "parents",
+        "ranges",
+        "seen",
+        "traces",
+    )
 
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -125,6 +136,8 @@ class _Walk:
         self.invalid: Invalid = []
         self.traces: set[bytes] | frozenset[bytes] | None = None
         self.parents: dict[tuple[bytes, bytes], bytes] = {}
+        #: (trace, span, parent offsets, parent length) per valid span, when an index is asked for
+        self.index: list[int] | None = None
 
     def request(self) -> None:
         data, pos, end, i = self.data, 0, len(self.data), 0
@@ -171,14 +184,21 @@ class _Walk:
             if with_keys:
                 self.invalid.append((i, j, k))
         elif not with_keys:
-            trace_id = data[trace[0] : trace[1]]
-            assert self.traces is not None
-            if trace_id in self.traces:
-                self.parents[(trace_id, data[span[0] : span[1]])] = data[parent[0] : parent[1]]
+            self.record_parent(trace[0], span[0], parent[0], parent[1] - parent[0])
         elif flags and self.ranges:
             self.flagged.append((i, j, k, flags, first, end))  # type: ignore[arg-type]  # locate_spans
         elif flags:
             self.flagged.append((i, j, k, flags))
+        if with_keys and self.index is not None and trace[1] - trace[0] == 16 and span[1] - span[0] == 8:
+            parent_len = parent[1] - parent[0]
+            self.index += (trace[0], span[0], parent[0] if parent_len else 0, parent_len)
+
+    def record_parent(self, trace: int, span: int, parent: int, parent_len: int) -> None:
+        data = self.data
+        trace_id = data[trace : trace + 16]
+        assert self.traces is not None
+        if trace_id in self.traces:
+            self.parents[(trace_id, data[span : span + 8])] = data[parent : parent + parent_len]
 
     def key_value(self, pos: int, end: int) -> int:
         data, key = self.data, (0, 0)  # an absent key is the empty string
@@ -207,6 +227,7 @@ def _scan(
     key_flags: dict[bytes, int],
     classify: Callable[[bytes], int],
     ranges: bool,
+    index: bytearray | None = None,
 ) -> _Walk:
     """``scan_spans`` / ``locate_spans`` (``_scan.c``'s ``scan_common``): the walk, done."""
     with _exported(body) as data:
@@ -214,9 +235,14 @@ def _scan(
             raise TypeError(f"{name}() argument 2 must be dict, not {type(key_flags).__name__}")
         if not callable(classify):
             raise TypeError(f"classify must be callable, not {type(classify).__name__}")
+        if index is not None and type(index) is not bytearray:
+            raise TypeError(f"index must be a bytearray or None, not {type(index).__name__}")
         walk = _Walk(data)
         walk.key_flags, walk.classify, walk.ranges = key_flags, classify, ranges
+        walk.index = None if index is None else []
         walk.request()
+        if index is not None and walk.index is not None:
+            index[:] = struct.pack(f"<{len(walk.index)}q", *walk.index)
     return walk
 
 
@@ -232,11 +258,16 @@ def scan_spans(
 
 
 def locate_spans(
-    body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
+    body: ReadableBuffer,
+    key_flags: dict[bytes, int],
+    classify: Callable[[bytes], int],
+    index: bytearray | None = None,
+    /,
 ) -> tuple[list[tuple[int, int, int, int, int, int]], Invalid]:
     """``scan_spans`` with each flagged span's place: ``[(i, j, k, flags, start, stop)]``,
-    ``body[start:stop]`` being the span's encoding (without its tag and length)."""
-    walk = _scan("locate_spans", body, key_flags, classify, True)
+    ``body[start:stop]`` being the span's encoding (without its tag and length). ``index`` is
+    set to where each span with valid ids has its ids in ``body`` (``parents``)."""
+    walk = _scan("locate_spans", body, key_flags, classify, True, index)
     return walk.flagged, walk.invalid  # type: ignore[return-value]  # 6-tuples: ranges is set
 
 
@@ -380,15 +411,31 @@ def find_any(data: ReadableBuffer, needles: tuple[bytes, ...], /) -> bool:
 
 
 def parents(
-    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], /
+    body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], index: ReadableBuffer | None = None, /
 ) -> dict[tuple[bytes, bytes], bytes]:
-    """``{(trace_id, span_id): parent_span_id}`` of every span with valid ids in ``traces``."""
+    """``{(trace_id, span_id): parent_span_id}`` of every span with valid ids in ``traces``;
+    with ``locate_spans``' ``index`` of ``body``, read from it instead of walking ``body``."""
     with _exported(body) as data:
         if not isinstance(traces, (set, frozenset)):
             raise TypeError(f"traces must be a set or frozenset, not {type(traces).__name__}")
         walk = _Walk(data)
         walk.traces = traces
-        walk.request()
+        if index is None:
+            walk.request()
+            return walk.parents
+        with _exported(index) as entries:
+            if len(entries) % 32:
+                raise ValueError(f"parents: an index is 32-byte entries, not {len(entries)} bytes")
+            for x, (trace, span, parent, parent_len) in enumerate(struct.iter_unpack("<4q", entries)):
+                size = len(data)
+                if not (
+                    0 <= trace <= size - 16
+                    and 0 <= span <= size - 8
+                    and 0 <= parent <= size
+                    and 0 <= parent_len <= size - parent
+                ):
+                    raise ValueError(f"parents: index entry {x} is not in the body")
+                walk.record_parent(trace, span, parent, parent_len)
     return walk.parents
 
 
