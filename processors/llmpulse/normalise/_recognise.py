@@ -8,6 +8,7 @@ usable value. The quirks (exclusive input tokens, TTFT only on streams) are flag
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,6 +165,9 @@ class Recogniser:
     def __init__(self, dialects: tuple[Dialect, ...] = DIALECTS) -> None:
         self._dialects = dialects
         self._scope_cache: dict[str, Dialect | None] = {}
+        #: ``not_calls`` matched against a span name, by (pattern, name): names repeat from call
+        #: to call, and a pattern with a lookahead (Vercel AI's) costs microseconds a search
+        self._not_call_cache: dict[tuple[re.Pattern[str], str], bool] = {}
 
     def values_read(self) -> frozenset[str]:
         """The attributes whose values the dialects read: their tables' sources and call markers.
@@ -187,6 +191,16 @@ class Recogniser:
         if len(self._scope_cache) > 4096:
             self._scope_cache.clear()
         self._scope_cache[scope] = found
+        return found
+
+    def _not_call(self, pattern: re.Pattern[str], name: str) -> bool:
+        key = (pattern, name)
+        found = self._not_call_cache.get(key)
+        if found is None:
+            found = pattern.search(name) is not None
+            if len(self._not_call_cache) >= 4096:
+                self._not_call_cache.clear()
+            self._not_call_cache[key] = found
         return found
 
     def dialect_for(self, view: SpanView, scope_dialect: Dialect | None) -> Dialect | None:
@@ -217,7 +231,7 @@ class Recogniser:
         dialect = self.dialect_for(view, scope_dialect)
         if dialect is None:
             return None
-        if dialect.not_calls is not None and dialect.not_calls.search(view.name):
+        if dialect.not_calls is not None and self._not_call(dialect.not_calls, view.name):
             return None
         if dialect.call_marker is not None:
             key, accepted = dialect.call_marker
