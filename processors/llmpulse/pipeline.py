@@ -296,6 +296,8 @@ class Pipeline:
         the received bytes if nothing changed, else ``None``), and ``Exported.failed`` for it."""
         outcome = Outcome()
         candidates: list[Candidate] = []
+        # beside each candidate: its span, attributes as read, rewrite and where it is
+        placed: list[tuple[Span, dict[str, Any], _Rewrite | None, tuple[int, int, int]]] = []
         to_redact: list[tuple[Span, bytes | None, bytes | None]] = []  # redacted through upb
         rewrites: list[_Rewrite] = []  # redacted in their encoding
         # every span the stages may have changed, with its rewrite when it is changed in its bytes
@@ -373,9 +375,9 @@ class Pipeline:
                             head[2],
                             view.start_ns,
                             view.end_ns,
-                            extras={"span": span, "attrs": view.attrs, "rewrite": rewrite, "at": (i, j, k)},
                         )
                     )
+                    placed.append((span, attrs, rewrite, (i, j, k)))
 
         self.dedup.resolve(candidates, lookup_parents)
         counted: list[LLMCall] = []
@@ -383,28 +385,20 @@ class Pipeline:
         per_dialect: dict[str, int] = {}
         duplicates: dict[str, int] = {}
         failed_at: dict[tuple[int, int, int], str] = {}  # the counted calls with an error class: where, which
-        for cand in candidates:
-            span = cand.extras["span"]
-            assert isinstance(span, Span)
+        for cand, (span, current, planned, at) in zip(candidates, placed, strict=True):
             if cand.counted:
                 self.prices.price(cand.call)
                 counted.append(cand.call)
                 if cand.call.error_class is not None:
-                    at = cand.extras["at"]
-                    assert isinstance(at, tuple)
                     failed_at[at] = cand.call.error_class
                 dialect_name = cand.call.dialect
                 per_dialect[dialect_name] = per_dialect.get(dialect_name, 0) + 1
             else:
                 reason = cand.duplicate_reason or "duplicate"
                 duplicates[reason] = duplicates.get(reason, 0) + 1
-            current = cand.extras["attrs"]
-            assert isinstance(current, dict)
-            planned = cand.extras["rewrite"]
             if planned is None:
                 write_back(span.attributes, cand.call, cand.duplicate_of, current)
             else:
-                assert isinstance(planned, _Rewrite)
                 plan_write_back(cand.call, cand.duplicate_of, current, planned.edits, planned.appends)
                 planned.written = (cand.call, cand.duplicate_of, current)
         recognised = self._recognised
