@@ -825,7 +825,7 @@ def test_parents_agrees_with_upb(seed: int) -> None:
         for ss in rs.scope_spans
         for sp in ss.spans
     )
-    assert len(indexes[0]) == 32 * valid
+    assert len(indexes[0]) == 40 * valid
 
 
 def test_an_index_that_does_not_fit_the_body_is_refused() -> None:
@@ -833,20 +833,23 @@ def test_an_index_that_does_not_fit_the_body_is_refused() -> None:
     index = bytearray()
     for impl in IMPLS:
         impl.locate_spans(body, {}, classify, index)
-    assert len(index) == 32
-    trace_at = int.from_bytes(index[:8], "little")
-    assert body[trace_at : trace_at + 16] == b"T" * 16
+        # the trace_id, then where the span_id and parent_span_id are, and the parent's length
+        assert len(index) == 40 and index[:16] == b"T" * 16
+        span_at, parent_at, parent_len = (int.from_bytes(index[x : x + 8], "little") for x in (16, 24, 32))
+        assert (
+            body[span_at : span_at + 8] == b"S" * 8 and body[parent_at : parent_at + parent_len] == b"P" * 8
+        )
     assert run_all("parents", body, {b"T" * 16}, bytes(index)) == {(b"T" * 16, b"S" * 8): b"P" * 8}
     past = bytearray(index)
-    past[24:32] = (len(body)).to_bytes(8, "little")  # a parent running past the end
+    past[32:40] = (len(body)).to_bytes(8, "little")  # a parent running past the end
     negative = bytearray(index)
-    negative[:8] = (-1).to_bytes(8, "little", signed=True)
+    negative[16:24] = (-1).to_bytes(8, "little", signed=True)
     for impl in IMPLS:
         for bad in (past, negative):
             with pytest.raises(ValueError, match=r"^parents: index entry 0 is not in the body$"):
                 impl.parents(body, {b"T" * 16}, bytes(bad))
-        with pytest.raises(ValueError, match=r"^parents: an index is 32-byte entries, not 31 bytes$"):
-            impl.parents(body, set(), bytes(index[:31]))
+        with pytest.raises(ValueError, match=r"^parents: an index is 40-byte entries, not 39 bytes$"):
+            impl.parents(body, set(), bytes(index[:39]))
         with pytest.raises(TypeError, match="index must be a bytearray or None, not bytes"):
             impl.locate_spans(body, {}, classify, b"")
 

@@ -357,15 +357,17 @@ typedef struct {
      * object made for its id; NULL when traces holds anything but bytes (asked as a set then) */
     PyObject **trace_ids;
     Py_ssize_t n_trace_ids;
-    /* locate_spans with an index: (trace, span, parent offsets, parent length) of each valid
-     * span, in wire order, for parents() to read instead of walking the request again */
-    int64_t *index;
+    /* locate_spans with an index: each valid span's entry (below), in wire order, for
+     * parents() to read instead of walking the request again */
+    uint8_t *index;
     Py_ssize_t index_len, index_cap;
     int want_index;
 } Walk;
 
-/* Bytes per index entry: four little-endian int64s. */
-#define INDEX_ENTRY 32
+/* An index entry: the span's trace_id (16 bytes: a lookup reads the index, not the body spread
+ * over hundreds of KiB), then the span_id's and parent_span_id's offsets in the body and the
+ * parent's length, little-endian int64s (an absent or empty parent: 0, 0). */
+#define INDEX_ENTRY 40
 
 /* Flags must be an int in 0..2**63-1 (a bit set); ValueError/TypeError name the key otherwise. */
 static int
@@ -595,9 +597,9 @@ walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_
         return record_parent(w, trace, span, parent, parent_len);
     }
     if (w->want_index) {
-        if (w->index_len + 4 > w->index_cap) {
-            Py_ssize_t cap = w->index_cap ? w->index_cap * 2 : 2048;
-            int64_t *grown = PyMem_Realloc(w->index, (size_t)cap * sizeof(int64_t));
+        if (w->index_len + INDEX_ENTRY > w->index_cap) {
+            Py_ssize_t cap = w->index_cap ? w->index_cap * 2 : 512 * INDEX_ENTRY;
+            uint8_t *grown = PyMem_Realloc(w->index, (size_t)cap);
             if (grown == NULL) {
                 PyErr_NoMemory();
                 return -1;
@@ -605,12 +607,16 @@ walk_span(Walk *w, const uint8_t *p, const uint8_t *end, Py_ssize_t i, Py_ssize_
             w->index = grown;
             w->index_cap = cap;
         }
-        int64_t *entry = w->index + w->index_len;
-        entry[0] = trace - w->base;
-        entry[1] = span - w->base;
-        entry[2] = parent_len > 0 ? parent - w->base : 0; /* absent or empty: 0, 0 */
-        entry[3] = parent_len;
-        w->index_len += 4;
+        uint8_t *entry = w->index + w->index_len;
+        uint64_t at[3] = {(uint64_t)(span - w->base), parent_len > 0 ? (uint64_t)(parent - w->base) : 0,
+                          (uint64_t)parent_len};
+        memcpy(entry, trace, 16);
+        for (int v = 0; v < 3; v++) {
+            for (int b = 0; b < 8; b++) {
+                entry[16 + 8 * v + b] = (uint8_t)(at[v] >> (8 * b));
+            }
+        }
+        w->index_len += INDEX_ENTRY;
     }
     if (flags != 0 && w->ranges) {
         return append_tuple(w->flagged, Py_BuildValue("(nnnLnn)", i, j, k, flags,
@@ -694,19 +700,14 @@ PyDoc_STRVAR(scan_spans_doc,
 "per call; flags are ints in 0..2**63-1. Malformed bytes raise ValueError naming the problem\n"
 "and its offset.");
 
-/* Writes `n` int64s into a bytearray, little-endian. */
 static int
-store_index(PyObject *target, const int64_t *values, Py_ssize_t n)
+store_index(PyObject *target, const uint8_t *entries, Py_ssize_t n)
 {
-    if (PyByteArray_Resize(target, n * 8) < 0) {
+    if (PyByteArray_Resize(target, n) < 0) {
         return -1;
     }
-    uint8_t *out = (uint8_t *)PyByteArray_AS_STRING(target);
-    for (Py_ssize_t x = 0; x < n; x++) {
-        uint64_t v = (uint64_t)values[x];
-        for (int b = 0; b < 8; b++) {
-            *out++ = (uint8_t)(v >> (8 * b));
-        }
+    if (n > 0) {
+        memcpy(PyByteArray_AS_STRING(target), entries, (size_t)n);
     }
     return 0;
 }
@@ -838,21 +839,20 @@ parents(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
         for (Py_ssize_t x = 0; x < index.len; x += INDEX_ENTRY, entry += INDEX_ENTRY) {
-            uint64_t at[4];
-            for (int v = 0; v < 4; v++) {
+            uint64_t at[3];
+            for (int v = 0; v < 3; v++) {
                 at[v] = 0;
                 for (int b = 7; b >= 0; b--) {
-                    at[v] = (at[v] << 8) | entry[8 * v + b];
+                    at[v] = (at[v] << 8) | entry[16 + 8 * v + b];
                 }
             }
             uint64_t size = (uint64_t)body.len;
-            if (at[0] > size || size - at[0] < 16 || at[1] > size || size - at[1] < 8 || at[2] > size ||
-                at[3] > size - at[2]) {
+            if (at[0] > size || size - at[0] < 8 || at[1] > size || at[2] > size - at[1]) {
                 PyErr_Format(PyExc_ValueError, "parents: index entry %zd is not in the body",
                              x / INDEX_ENTRY);
                 goto done;
             }
-            if (record_parent(&w, w.base + at[0], w.base + at[1], w.base + at[2], (Py_ssize_t)at[3]) < 0) {
+            if (record_parent(&w, entry, w.base + at[0], w.base + at[1], (Py_ssize_t)at[2]) < 0) {
                 goto done;
             }
         }

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: what ``read_span`` reads of a span besides its attributes (``_scan.pyi``)
 SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...]]
 
+#: an index entry (``locate_spans``): the trace_id, then the offsets of the span_id and the
+#: parent_span_id in the body and the parent's length (absent or empty: 0, 0)
+_INDEX_ENTRY: Final = struct.Struct("<16sqqq")
 _MASK64: Final = (1 << 64) - 1
 _FLAGS_LIMIT: Final = 1 << 63
 _MISSING: Final = object()
@@ -136,8 +139,8 @@ class _Walk:
         self.invalid: Invalid = []
         self.traces: set[bytes] | frozenset[bytes] | None = None
         self.parents: dict[tuple[bytes, bytes], bytes] = {}
-        #: (trace, span, parent offsets, parent length) per valid span, when an index is asked for
-        self.index: list[int] | None = None
+        #: each valid span's ``_INDEX_ENTRY``, when an index is asked for
+        self.index: list[bytes] | None = None
 
     def request(self) -> None:
         data, pos, end, i = self.data, 0, len(self.data), 0
@@ -184,18 +187,21 @@ class _Walk:
             if with_keys:
                 self.invalid.append((i, j, k))
         elif not with_keys:
-            self.record_parent(trace[0], span[0], parent[0], parent[1] - parent[0])
+            self.record_parent(data[trace[0] : trace[1]], span[0], parent[0], parent[1] - parent[0])
         elif flags and self.ranges:
             self.flagged.append((i, j, k, flags, first, end))  # type: ignore[arg-type]  # locate_spans
         elif flags:
             self.flagged.append((i, j, k, flags))
         if with_keys and self.index is not None and trace[1] - trace[0] == 16 and span[1] - span[0] == 8:
             parent_len = parent[1] - parent[0]
-            self.index += (trace[0], span[0], parent[0] if parent_len else 0, parent_len)
+            self.index.append(
+                _INDEX_ENTRY.pack(
+                    data[trace[0] : trace[1]], span[0], parent[0] if parent_len else 0, parent_len
+                )
+            )
 
-    def record_parent(self, trace: int, span: int, parent: int, parent_len: int) -> None:
+    def record_parent(self, trace_id: bytes, span: int, parent: int, parent_len: int) -> None:
         data = self.data
-        trace_id = data[trace : trace + 16]
         assert self.traces is not None
         if trace_id in self.traces:
             self.parents[(trace_id, data[span : span + 8])] = data[parent : parent + parent_len]
@@ -242,7 +248,7 @@ def _scan(
         walk.index = None if index is None else []
         walk.request()
         if index is not None and walk.index is not None:
-            index[:] = struct.pack(f"<{len(walk.index)}q", *walk.index)
+            index[:] = b"".join(walk.index)
     return walk
 
 
@@ -424,18 +430,17 @@ def parents(
             walk.request()
             return walk.parents
         with _exported(index) as entries:
-            if len(entries) % 32:
-                raise ValueError(f"parents: an index is 32-byte entries, not {len(entries)} bytes")
-            for x, (trace, span, parent, parent_len) in enumerate(struct.iter_unpack("<4q", entries)):
-                size = len(data)
+            size = _INDEX_ENTRY.size
+            if len(entries) % size:
+                raise ValueError(f"parents: an index is {size}-byte entries, not {len(entries)} bytes")
+            for x, (trace_id, span, parent, parent_len) in enumerate(_INDEX_ENTRY.iter_unpack(entries)):
                 if not (
-                    0 <= trace <= size - 16
-                    and 0 <= span <= size - 8
-                    and 0 <= parent <= size
-                    and 0 <= parent_len <= size - parent
+                    0 <= span <= len(data) - 8
+                    and 0 <= parent <= len(data)
+                    and 0 <= parent_len <= len(data) - parent
                 ):
                     raise ValueError(f"parents: index entry {x} is not in the body")
-                walk.record_parent(trace, span, parent, parent_len)
+                walk.record_parent(trace_id, span, parent, parent_len)
     return walk.parents
 
 
