@@ -90,12 +90,15 @@ class PriceTable:
         """Set ``cost_usd`` and ``price_version`` on ``call`` when its usage is known."""
         if call.input_tokens is None and call.output_tokens is None:
             return
+        # the response model first, then the requested one (no tuple to build and iterate per call)
         price = None
-        for model in (call.response_model, call.request_model):
+        model = call.response_model
+        if model:
+            price = self.lookup(model)
+        if price is None:
+            model = call.request_model
             if model:
                 price = self.lookup(model)
-                if price is not None:
-                    break
         if price is None:
             # a library's own 0 for a model it could not price either is not a price
             if call.reported_cost_usd:
