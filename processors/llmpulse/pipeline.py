@@ -435,8 +435,9 @@ class Pipeline:
                     edits.append((i, j, k, span_bytes))
                     if error_class is not None:
                         failed.append((i, j, k, span_bytes, error_class))
-                edits += [(i, j, k, None) for i, j, k in invalid]
-                edits.sort(key=lambda edit: edit[:3])
+                if invalid:  # the touched spans come in wire order already; the invalid ones merge in
+                    edits += [(i, j, k, None) for i, j, k in invalid]
+                    edits.sort(key=lambda edit: edit[:3])
                 encoded = splice(encoded, edits, [(i, r.SerializeToString()) for i, r in resources])
                 changed = False
                 if failed and invalid:  # where they are once the invalid spans before them are left out
