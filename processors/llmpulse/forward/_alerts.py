@@ -45,6 +45,8 @@ _FROM_RESOURCE = (
     ("k8s_namespace_name", "k8s.namespace.name"),
     ("k8s_deployment_name", "k8s.deployment.name"),
 )
+#: the resource attributes an alert event reads
+_RESOURCE_KEYS = frozenset(key for _, key in _FROM_RESOURCE)
 #: what a carrier span copies from the access-log record (the write-back attributes)
 _CARRIED_PREFIXES = ("gen_ai.", "llmpulse.", "error.type", "server.address")
 
@@ -189,8 +191,9 @@ class AlertMarker:
         resources: dict[int, dict[str, Any]] = {}
         edits: list[tuple[int, int, int, bytes | None]] = []
         for i, j, k, head, error_class, attributes, encoded in found:
-            if i not in resources:
-                resources[i] = attrs_to_dict(request.resource_spans[i].resource.attributes)
+            if i not in resources:  # only what the event reads: not every resource value decoded
+                pairs = request.resource_spans[i].resource.attributes
+                resources[i] = attrs_to_dict(kv for kv in pairs if kv.key in _RESOURCE_KEYS)
             event = self.alert_event(
                 error_class,
                 attributes,
