@@ -1119,8 +1119,11 @@ key_str(ModuleState *st, const uint8_t *start, const uint8_t *stop)
 static const uint8_t EMPTY[1] = {0};
 
 typedef struct {
-    const uint8_t *trace, *trace_end, *span, *span_end, *parent, *parent_end, *name, *name_end;
-    const uint8_t *message, *message_end;
+    const uint8_t *start, *stop;
+} Slice;
+
+typedef struct {
+    Slice trace, span, parent, name, message;
     uint64_t start, end;
     int32_t code;
     PyObject *events; /* list of (name, time_unix_nano), made at the first event */
@@ -1140,7 +1143,7 @@ head_wire_type(const uint8_t *base, const Field *f, int expected, const char *wh
 static int
 head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
 {
-    const uint8_t *name = EMPTY, *name_end = EMPTY;
+    Slice name = {EMPTY, EMPTY};
     uint64_t time = 0;
     Field f = {0, 0, NULL, NULL, 0};
     while (p < end) {
@@ -1157,11 +1160,10 @@ head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
             if (head_wire_type(base, &f, 2, "Span.Event") < 0) {
                 return -1;
             }
-            name = f.start;
-            name_end = f.stop;
+            name = (Slice){f.start, f.stop};
         }
     }
-    PyObject *text = utf8(name, name_end);
+    PyObject *text = utf8(name.start, name.stop);
     if (text == NULL) {
         return -1;
     }
@@ -1190,8 +1192,7 @@ head_status(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
             if (head_wire_type(base, &f, 2, "Status") < 0) {
                 return -1;
             }
-            h->message = f.start;
-            h->message_end = f.stop;
+            h->message = (Slice){f.start, f.stop};
         }
         else if (f.number == 3) {
             if (head_wire_type(base, &f, 0, "Status") < 0) {
@@ -1207,61 +1208,49 @@ head_status(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
 static int
 head_field(const uint8_t *base, const Field *f, Head *h)
 {
+    Slice *text;
     switch (f->number) {
     case 1:
+        text = &h->trace;
+        break;
     case 2:
+        text = &h->span;
+        break;
     case 4:
+        text = &h->parent;
+        break;
     case 5:
-    case 11:
-    case 15:
-        if (head_wire_type(base, f, 2, "Span") < 0) {
-            return -1;
-        }
+        text = &h->name;
         break;
     case 7:
     case 8:
         if (head_wire_type(base, f, 1, "Span") < 0) {
             return -1;
         }
-        break;
+        *(f->number == 7 ? &h->start : &h->end) = f->value;
+        return 0;
+    case 11:
+    case 15:
+        if (head_wire_type(base, f, 2, "Span") < 0) {
+            return -1;
+        }
+        return f->number == 11 ? head_event(base, f->start, f->stop, h)
+                               : head_status(base, f->start, f->stop, h);
     default:
         return 0;
     }
-    switch (f->number) {
-    case 1:
-        h->trace = f->start;
-        h->trace_end = f->stop;
-        return 0;
-    case 2:
-        h->span = f->start;
-        h->span_end = f->stop;
-        return 0;
-    case 4:
-        h->parent = f->start;
-        h->parent_end = f->stop;
-        return 0;
-    case 5:
-        h->name = f->start;
-        h->name_end = f->stop;
-        return 0;
-    case 7:
-        h->start = f->value;
-        return 0;
-    case 8:
-        h->end = f->value;
-        return 0;
-    case 11:
-        return head_event(base, f->start, f->stop, h);
-    default: /* 15 */
-        return head_status(base, f->start, f->stop, h);
+    if (head_wire_type(base, f, 2, "Span") < 0) {
+        return -1;
     }
+    *text = (Slice){f->start, f->stop};
+    return 0;
 }
 
 static PyObject *
 head_tuple(Head *h)
 {
-    PyObject *name = utf8(h->name, h->name_end), *message = NULL, *events = NULL;
-    if (name == NULL || (message = utf8(h->message, h->message_end)) == NULL) {
+    PyObject *name = utf8(h->name.start, h->name.stop), *message = NULL, *events = NULL;
+    if (name == NULL || (message = utf8(h->message.start, h->message.stop)) == NULL) {
         Py_XDECREF(name);
         return NULL;
     }
@@ -1271,9 +1260,10 @@ head_tuple(Head *h)
         Py_DECREF(message);
         return NULL;
     }
-    return Py_BuildValue("(y#y#y#NKKiNN)", (const char *)h->trace, (Py_ssize_t)(h->trace_end - h->trace),
-                         (const char *)h->span, (Py_ssize_t)(h->span_end - h->span),
-                         (const char *)h->parent, (Py_ssize_t)(h->parent_end - h->parent), name,
+    return Py_BuildValue("(y#y#y#NKKiNN)", (const char *)h->trace.start,
+                         (Py_ssize_t)(h->trace.stop - h->trace.start), (const char *)h->span.start,
+                         (Py_ssize_t)(h->span.stop - h->span.start), (const char *)h->parent.start,
+                         (Py_ssize_t)(h->parent.stop - h->parent.start), name,
                          (unsigned long long)h->start, (unsigned long long)h->end, (int)h->code,
                          message, events);
 }
@@ -1302,7 +1292,7 @@ read_attrs(PyObject *module, PyObject *const *args, Py_ssize_t nargs, const char
     Py_buffer span;
     PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *head = NULL, *result = NULL;
     int unread = 0;
-    Head h = {EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, 0, 0, 0, NULL};
+    Head h = {{EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, 0, 0, 0, NULL};
     if (fast_nargs(fname, nargs, 3, 4) < 0 || fast_type(fname, 2, args[1], &PyDict_Type) < 0) {
         return NULL;
     }

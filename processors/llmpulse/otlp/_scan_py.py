@@ -450,10 +450,29 @@ def read_attributes(
     """``_scan.read_attributes`` through upb (the fallback needs no speed of its own here: the
     pipeline without the C module reads the decoded span directly). The C reader refuses merged
     duplicate message fields, which upb's own encoding of a span never has."""
+    return _attributes(_decoded(span), key_flags, classify, unread)
+
+
+def read_span(
+    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
+) -> tuple[dict[str, Any], bytes, SpanHead]:
+    """``_scan.read_span`` through upb: ``read_attributes`` and the span's own fields."""
+    decoded = _decoded(span)
+    return (*_attributes(decoded, key_flags, classify, unread), span_head(decoded))
+
+
+def _decoded(span: ReadableBuffer) -> Span:
+    decoded = Span()
     try:
-        decoded = Span.FromString(bytes(span))
+        decoded.ParseFromString(bytes(span))
     except DecodeError as exc:
         raise ValueError(f"not a valid Span: {exc}") from exc
+    return decoded
+
+
+def _attributes(
+    decoded: Span, key_flags: dict[str, int], classify: Callable[[str], int], unread: int
+) -> tuple[dict[str, Any], bytes]:
     flags = bytearray()
     attrs: dict[str, Any] = {}
     for kv in decoded.attributes:
@@ -465,14 +484,6 @@ def read_attributes(
         flags.append(found)
         attrs[kv.key] = None if found & unread else to_py(kv.value)
     return attrs, bytes(flags)
-
-
-def read_span(
-    span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
-) -> tuple[dict[str, Any], bytes, SpanHead]:
-    """``_scan.read_span`` through upb: ``read_attributes`` and the span's own fields."""
-    attrs, flags = read_attributes(span, key_flags, classify, unread)
-    return attrs, flags, span_head(Span.FromString(bytes(span)))
 
 
 def span_head(span: Span) -> SpanHead:
