@@ -85,12 +85,18 @@ def _requests(batches: int, requests: int) -> list[bytes]:
     return bodies
 
 
+def _decode(otlp: Any) -> Any:
+    """What the receivers decode with: ``decode_request`` (a trace request kept as its bytes)
+    where the checkout has it, else ``decode_protobuf``."""
+    return getattr(otlp, "decode_request", otlp.decode_protobuf)
+
+
 def _pipeline_dump(batches: int, requests: int) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry
 
+    from llmpulse import otlp
     from llmpulse.config import validate
     from llmpulse.normalise import Deduplicator
-    from llmpulse.otlp import decode_protobuf
     from llmpulse.pipeline import Pipeline
     from llmpulse.selfmetrics import SelfMetrics
     from llmpulse.spanmetrics import SpanMetrics
@@ -135,9 +141,7 @@ def _pipeline_dump(batches: int, requests: int) -> dict[str, Any]:
     )
     for body in _requests(batches, requests):
         clock.now += 0.75  # the dedup window (60 s) expires along the way
-        pipeline.consume(
-            "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body), body=body
-        )
+        pipeline.consume("traces", _decode(otlp)("traces", body), protocol="grpc", size=len(body), body=body)
     return {
         "exported": capture.digests,
         "decisions": decisions,
@@ -267,8 +271,8 @@ def _journal_write(directory: Path, batches: int, requests: int) -> dict[str, An
     """Journal the pipeline load with a checkpoint halfway, then die without a final one."""
     from prometheus_client import CollectorRegistry
 
+    from llmpulse import otlp
     from llmpulse.config import validate
-    from llmpulse.otlp import decode_protobuf
     from llmpulse.pipeline import Pipeline
     from llmpulse.selfmetrics import SelfMetrics
     from llmpulse.spanmetrics import SpanMetrics, StateStore
@@ -280,9 +284,7 @@ def _journal_write(directory: Path, batches: int, requests: int) -> dict[str, An
     pipeline = Pipeline(validate({}), selfmetrics, metrics)
     bodies = _requests(batches, requests)
     for n, body in enumerate(bodies):
-        pipeline.consume(
-            "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body), body=body
-        )
+        pipeline.consume("traces", _decode(otlp)("traces", body), protocol="grpc", size=len(body), body=body)
         if n == len(bodies) // 2:
             store.checkpoint()
     store.release()  # kill -9: snapshot + the WAL after it stay behind

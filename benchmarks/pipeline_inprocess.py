@@ -1,4 +1,4 @@
-"""``Pipeline.consume`` alone, in this process: decode + pipeline, no gRPC, no asyncio.
+"""``Pipeline.consume`` alone, in this process: decode (as the receivers do) + pipeline, no gRPC, no asyncio.
 
 Separates the pipeline's cost from the server's (``run_throughput.py`` measures both). The
 garbage collector is tuned as the server tunes it (``tune_collector``). Each
@@ -22,8 +22,8 @@ from prometheus_client import CollectorRegistry
 import llmpulse
 from benchmarks.loadgen import build_load, describe
 from benchmarks.run_throughput import build_line
+from llmpulse import otlp
 from llmpulse.config import validate
-from llmpulse.otlp import decode_protobuf
 from llmpulse.pipeline import Pipeline
 from llmpulse.receiver._admission import tune_collector
 from llmpulse.selfmetrics import SelfMetrics
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=16)
     args = parser.parse_args(argv)
 
+    decode = getattr(otlp, "decode_request", otlp.decode_protobuf)  # what the receivers call
     load = build_load(args.batches)
     selfmetrics = SelfMetrics(CollectorRegistry())
     pipeline = Pipeline(validate({}), selfmetrics, SpanMetrics(selfmetrics))
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             body = batch.stamped(number)
             number += 1
             outcome = pipeline.consume(
-                "traces", decode_protobuf("traces", body), protocol="grpc", size=len(body), body=body
+                "traces", decode("traces", body), protocol="grpc", size=len(body), body=body
             )
             spans += outcome.accepted
         return spans

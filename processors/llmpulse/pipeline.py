@@ -15,6 +15,10 @@ and the encoding handed to the exporters is the one to send. The few spans redac
 through upb (truncation, a credential inside a value, events to redact) are changed there and
 encoded again.
 
+A trace request need not be decoded at all: the receivers hand over an ``EncodedTraces``
+(``llmpulse.otlp.decode_request``), its bytes checked in C against the protobuf schema, and the
+pipeline reads resources, scopes and spans from its layout, decoding only what it changes.
+
 Receivers call ``Pipeline.consume``; it never raises for bad records (they are counted and
 reported in ``partial_success``), only ``Backpressure`` when an exporter's queue is full, which
 receivers turn into the OTLP "retry later" responses.
@@ -50,6 +54,7 @@ from llmpulse.enrich import (
 from llmpulse.normalise import Deduplicator, Recogniser
 from llmpulse.normalise._dedup import Candidate
 from llmpulse.otlp import AttributeAppends, AttributeEdits, Signal, attrs_to_dict
+from llmpulse.otlp._encoded import EncodedScope, EncodedTraces
 from llmpulse.otlp.scan import (
     NATIVE,
     SpanHead,
@@ -107,8 +112,9 @@ class Exporter(Protocol):
     def export(
         self, signal: Signal, request: Message, encoded: bytes | None = None, exported: Exported | None = None
     ) -> None:
-        """``encoded``, when given, is the request as the pipeline leaves it, encoded: send it
-        as it is. It is authoritative: with the C module, LLM spans are rewritten in their bytes
+        """``request`` is a decoded request, or for traces from the receivers an
+        ``EncodedTraces`` (its bytes; reading it as a message decodes it, once). ``encoded``,
+        when given, is the request as the pipeline leaves it, encoded: send it as it is. It is authoritative: with the C module, LLM spans are rewritten in their bytes
         and the decoded ``request`` does not show it. ``None``: encode ``request``. ``exported``:
         what the pipeline knows of the request (``None`` from callers other than the pipeline)."""
 
@@ -315,10 +321,19 @@ class Pipeline:
         for i, j, k in invalid:
             bad.setdefault((i, j), []).append(k)
         no_hit: tuple[int, bytes | None] = (0, None)
-        for i, rs in enumerate(request.resource_spans):
-            resource, resource_changed = self._resource(rs.resource, peer)
+        # an ``EncodedTraces`` (the receivers') is read by its layout, never decoded as a whole
+        groups: list[tuple[Any, list[tuple[str, int, Any]]]]
+        if type(request) is EncodedTraces and encoded is request.body:
+            groups = request.groups()
+        else:
+            groups = [
+                (rs.resource, [(ss.scope.name, len(ss.spans), ss.spans) for ss in rs.scope_spans])
+                for rs in request.resource_spans
+            ]
+        for i, (resource_message, scopes) in enumerate(groups):
+            resource, resource_changed = self._resource(resource_message, peer)
             if resource_changed:
-                resources.append((i, rs.resource))
+                resources.append((i, resource_message))
                 changed = True
             service = resource.get("service.name")
             service_name = service if isinstance(service, str) and service else None
@@ -327,21 +342,20 @@ class Pipeline:
                 for k in ("service.name", "service.instance.id", "host.name", "k8s.pod.name")
             )
             dimensions: ResourceDimensions | None = None  # read once the resource has a call
-            for j, ss in enumerate(rs.scope_spans):
-                spans = ss.spans
-                outcome.accepted += len(spans) - len(bad.get((i, j), ()))
-                scope = ss.scope.name
+            for j, (scope, count, spans) in enumerate(scopes):
+                outcome.accepted += count - len(bad.get((i, j), ()))
                 scope_dialect = recogniser.scope_dialect(scope)
                 work = hits.get((i, j))
                 if scope_dialect is not None:  # a dialect's own scope: every valid span is a call
                     known = work or {}
                     skip = set(bad.get((i, j), ()))
-                    work = {k: known.get(k, no_hit) for k in range(len(spans)) if k not in skip}
+                    work = {k: known.get(k, no_hit) for k in range(count) if k not in skip}
                 elif work is None:
                     continue
                 changed = True  # spans worth a look may be rewritten (write-back, redaction)
+                encoded_scope = spans if type(spans) is EncodedScope else None
                 for k, (flags, span_bytes) in work.items():
-                    span = spans[k]
+                    span = spans[k] if encoded_scope is None else encoded_scope.span(k, span_bytes)
                     if scope_dialect is None and not flags & _LLM:
                         touched.append((i, j, k, span, None))
                         if flags & _CONTENT:  # e.g. an agent span carrying the conversation

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from llmpulse.call import LLMCall
 from llmpulse.config import validate
 from llmpulse.enrich import PriceTable
-from llmpulse.otlp import DecodeError, Signal
+from llmpulse.otlp import DecodeError, EncodedTraces, Signal
 from llmpulse.pipeline import Pipeline
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SpanMetrics
@@ -91,7 +91,8 @@ class Harness:
 
         spanmetrics.journal = journal
         pipeline.spanmetrics = spanmetrics
-        outcome = pipeline.consume(signal, request, protocol="grpc", size=request.ByteSize())
+        size = len(request.body) if isinstance(request, EncodedTraces) else request.ByteSize()
+        outcome = pipeline.consume(signal, request, protocol="grpc", size=size)
         assert outcome.accepted >= 0 and outcome.rejected >= 0
         if outcome.rejected:
             assert outcome.message.strip()

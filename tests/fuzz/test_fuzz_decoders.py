@@ -21,9 +21,21 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans
 
 from benchmarks.loadgen import build_load
-from llmpulse.otlp import SIGNALS, DecodeError, decode_json, decode_protobuf, gunzip, request_to_json
+from llmpulse.otlp import (
+    SIGNALS,
+    DecodeError,
+    EncodedTraces,
+    decode_json,
+    decode_protobuf,
+    decode_request,
+    gunzip,
+    request_to_json,
+)
+from llmpulse.otlp.scan import NATIVE
 from tests.fuzz._checks import Harness, assert_clear_refusal
 from tests.fuzz._strategies import FUZZ, SEEDS, Gen
 
@@ -115,6 +127,72 @@ def test_protobuf_decoder(signal: Any, data: bytes | int) -> None:
         assert_clear_refusal(exc, "protobuf")
         return
     HARNESS.consume(signal, request)
+
+
+#: bytes that break UTF-8 (invalid, overlong, surrogate, past U+10FFFF, cut) or nest a message
+_BREAKERS = [
+    b"\xff",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xe4\xb8",
+    b"\xc3\xa9",
+    b"\x0b",
+    b"\x4b",
+]
+
+
+def utf8_mutated(gen: Gen, seed: bytes) -> bytes:
+    """A request with bytes that are not UTF-8 (or are, but not ASCII) written over a string's
+    bytes, and a field of the wrong wire type or a group now and then: what check_traces must
+    leave to upb."""
+    r = gen.r
+    data = bytearray(seed)
+    for _ in range(r.randint(1, 3)):
+        breaker = r.choice(_BREAKERS)
+        for _ in range(20):  # mostly inside a string (letters all along), so the rest still parses
+            at = r.randint(0, max(len(data) - 4, 0))
+            if data[at : at + 4].isalpha():
+                break
+        data[at : at + len(breaker)] = breaker
+    return bytes(data)
+
+
+@pytest.mark.skipif(not NATIVE, reason="decode_request is upb's decode without the C module")
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=512), SEEDS))
+def test_trace_requests_kept_as_bytes_are_exactly_what_upb_decodes(data: bytes | int) -> None:
+    """``decode_request`` keeps a request as its bytes only if upb decodes it, its layout is
+    what upb reads, it refuses what upb refuses with upb's message, and the pipeline takes it."""
+    if isinstance(data, int):
+        gen = Gen(data)
+        seed = gen.r.choice(SEEDS_PB["traces"])
+        data = mutated(gen, seed) if gen.r.random() < 0.5 else utf8_mutated(gen, seed)
+    try:
+        upb = decode_protobuf("traces", data)
+    except DecodeError as exc:
+        with pytest.raises(DecodeError) as refused:
+            decode_request("traces", data)
+        assert str(refused.value) == str(exc)
+        return
+    request = decode_request("traces", data)
+    if type(request) is EncodedTraces:
+        assert [
+            (a >= 0, Resource.FromString(data[a:b]) if a >= 0 else None, [(s[0], s[1]) for s in scopes])
+            for a, b, scopes in request.layout
+        ] == [
+            (rs.HasField("resource"), rs.resource if rs.HasField("resource") else None,
+             [(ss.scope.name, len(ss.spans)) for ss in rs.scope_spans])
+            for rs in upb.resource_spans
+        ]  # fmt: skip
+        assert all(
+            ScopeSpans.FromString(data[c:d]) == upb.resource_spans[i].scope_spans[j]
+            for i, (_, _, scopes) in enumerate(request.layout)
+            for j, (_, _, c, d) in enumerate(scopes)
+        )
+    else:
+        assert request == upb
+    HARNESS.consume("traces", request)
 
 
 # -- OTLP/JSON ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf.message import Message
 
 from llmpulse.config import Config, validate
-from llmpulse.otlp import Signal
+from llmpulse.otlp import Encoded, Signal
 from llmpulse.pipeline import Exported
 from llmpulse.server import Gateway
 from tests.support.promstack import free_port
@@ -44,11 +44,15 @@ class CaptureExporter:
     ) -> None:
         # the encoding, when given, is the request as the pipeline leaves it (LLM spans are
         # rewritten in their bytes, not in the decoded message): what exporters send
+        # (a trace request from the receivers is an ``Encoded``: its bytes, decoded on demand)
         if encoded is not None:
-            copy = type(request).FromString(encoded)
+            copy = (request.message_type if isinstance(request, Encoded) else type(request)).FromString(
+                encoded
+            )
         else:
-            copy = type(request)()
-            copy.CopyFrom(request)
+            message = request.message if isinstance(request, Encoded) else request
+            copy = type(message)()
+            copy.CopyFrom(message)
         self.requests.append((signal, copy))
         self.encodings.append(encoded)
         self.exported.append(exported)

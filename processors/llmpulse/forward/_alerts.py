@@ -26,7 +26,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from llmpulse import __version__
-from llmpulse.otlp import attrs_to_dict, set_attributes
+from llmpulse.otlp import attrs_to_dict, resource_of, set_attributes
 from llmpulse.otlp.scan import SpanHead, locate_spans, read_span, span_head, splice
 
 EVENT_NAME = "llmpulse.alert"
@@ -192,7 +192,7 @@ class AlertMarker:
         edits: list[tuple[int, int, int, bytes | None]] = []
         for i, j, k, head, error_class, attributes, encoded in found:
             if i not in resources:  # only what the event reads: not every resource value decoded
-                pairs = request.resource_spans[i].resource.attributes
+                pairs = resource_of(request, i).attributes
                 resources[i] = attrs_to_dict(kv for kv in pairs if kv.key in _RESOURCE_KEYS)
             event = self.alert_event(
                 error_class,

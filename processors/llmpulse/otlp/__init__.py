@@ -25,21 +25,26 @@ from llmpulse.otlp._codec import (
     new_request,
     request_to_json,
 )
+from llmpulse.otlp._encoded import Encoded, EncodedTraces, decode_request, resource_of
 
 __all__ = [
     "SIGNALS",
     "AttributeAppends",
     "AttributeEdits",
     "DecodeError",
+    "Encoded",
+    "EncodedTraces",
     "Signal",
     "assign",
     "attrs_to_dict",
     "decode_json",
     "decode_protobuf",
+    "decode_request",
     "gunzip",
     "new_request",
     "plan_attributes",
     "request_to_json",
+    "resource_of",
     "set_attributes",
     "to_py",
     "write_over",

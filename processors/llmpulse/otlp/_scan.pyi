@@ -11,6 +11,9 @@ def scan_spans(
 def parents(
     body: ReadableBuffer, traces: set[bytes] | frozenset[bytes], index: ReadableBuffer | None = None, /
 ) -> dict[tuple[bytes, bytes], bytes]: ...
+def check_traces(
+    body: ReadableBuffer, schema: ReadableBuffer, /
+) -> list[tuple[int, int, list[tuple[str, int, int, int]]]]: ...
 def read_attributes(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes]: ...

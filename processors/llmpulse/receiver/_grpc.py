@@ -14,7 +14,7 @@ import grpc
 from grpc import aio
 
 from llmpulse.config import GRPCReceiverConfig
-from llmpulse.otlp import DecodeError, Signal, decode_protobuf
+from llmpulse.otlp import DecodeError, Signal, decode_request
 from llmpulse.pipeline import Backpressure, Pipeline
 from llmpulse.receiver._admission import Admission, Overloaded
 from llmpulse.receiver._common import TokenCheck, export_response, rpc_status
@@ -151,7 +151,7 @@ class GRPCReceiver:
             self._admission.enter_read(len(body), reserved)
             try:
                 try:
-                    request = decode_protobuf(signal, body)
+                    request = decode_request(signal, body)
                 except DecodeError as exc:
                     refused.labels(signal=signal, protocol="grpc", reason="malformed").inc()
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from llmpulse.config import HTTPReceiverConfig
-from llmpulse.otlp import DecodeError, Signal, decode_json, decode_protobuf, gunzip
+from llmpulse.otlp import DecodeError, Signal, decode_json, decode_request, gunzip
 from llmpulse.pipeline import Backpressure, Pipeline
 from llmpulse.receiver._admission import Admission, Overloaded
 from llmpulse.receiver._common import CODES, TokenCheck, export_response, rpc_status
@@ -138,7 +138,7 @@ class HTTPReceiver:
                     f"Content-Encoding must be gzip or identity, got {encoding!r}",
                     as_json,
                 )
-            message = decode_json(signal, body) if as_json else decode_protobuf(signal, body)
+            message = decode_json(signal, body) if as_json else decode_request(signal, body)
         except DecodeError as exc:
             return self._refuse(signal, "malformed", 400, str(exc), as_json)
         try:
