@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from llmpulse.otlp._anyvalue import to_py
 from llmpulse.server import Gateway
 from tests.support.gateway import CaptureExporter, endpoints, gateway_config, running_gateway
 
@@ -132,3 +133,39 @@ def test_raw_provider_copies_and_agent_conversations_are_dropped(tmp_path: Path)
     exported = {s.name: {kv.key: kv.value for kv in s.attributes} for s in capture.spans()}
     assert set(exported["raw_gen_ai_request"]) == {"llm.openai.model", "llmpulse.content.redacted"}
     assert set(exported["agent run"]) == {"agent_name", "llmpulse.content.redacted"}
+
+
+def test_event_attributes_are_redacted_when_nothing_else_in_the_span_is(tmp_path: Path) -> None:
+    """A span whose attributes need no scrubbing is rewritten in its bytes, unless an event
+    would change: the event keys' flags come from the same read of the span (``read_span``),
+    so a credential or content key inside an event must still send the span to redaction."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = b"\x03" * 16, b"\x04" * 8, "chat gpt-4o"
+    span.start_time_unix_nano, span.end_time_unix_nano = 1, 2
+    for key, value in {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}.items():
+        kv = span.attributes.add()
+        kv.key, kv.value.string_value = key, value
+    retry = span.events.add(name="retry")
+    retry.attributes.add(key="openai.api_key").value.string_value = "plain-secret-0123456789"
+    retry.attributes.add(key="attempt").value.int_value = 2
+    log = span.events.add(name="log")
+    log.attributes.add(key="gen_ai.prompt").value.string_value = "what is the weather"
+    for content, expected in [
+        ("drop", [("retry", {"openai.api_key": "[REDACTED]", "attempt": 2}), ("log", {})]),
+        (
+            "keep",
+            [
+                ("retry", {"openai.api_key": "[REDACTED]", "attempt": 2}),
+                ("log", {"gen_ai.prompt": "what is the weather"}),
+            ],
+        ),
+    ]:
+        config = gateway_config(tmp_path / content, enrich={"redaction": {"content": content}})
+        capture = CaptureExporter()
+        with running_gateway(config, capture) as gw:
+            with grpc.insecure_channel(endpoints(gw.config)["grpc"]) as channel:
+                channel.unary_unary(TRACES)(request.SerializeToString(), timeout=10)
+            (exported,) = capture.spans()
+        events = [(e.name, {kv.key: to_py(kv.value) for kv in e.attributes}) for e in exported.events]
+        assert events == expected, content

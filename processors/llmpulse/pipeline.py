@@ -114,9 +114,10 @@ class Exporter(Protocol):
     ) -> None:
         """``request`` is a decoded request, or for traces from the receivers an
         ``EncodedTraces`` (its bytes; reading it as a message decodes it, once). ``encoded``,
-        when given, is the request as the pipeline leaves it, encoded: send it as it is. It is authoritative: with the C module, LLM spans are rewritten in their bytes
-        and the decoded ``request`` does not show it. ``None``: encode ``request``. ``exported``:
-        what the pipeline knows of the request (``None`` from callers other than the pipeline)."""
+        when given, is the request as the pipeline leaves it, encoded: send it as it is. It is
+        authoritative: with the C module, LLM spans are rewritten in their bytes and the decoded
+        ``request`` does not show it. ``None``: encode ``request``. ``exported``: what the
+        pipeline knows of the request (``None`` from callers other than the pipeline)."""
 
 
 class ResourceEnricher(Protocol):
@@ -478,13 +479,18 @@ class Pipeline:
         scrubber reads every string), or events to redact. Without the C module, never."""
         if attr_flags is None or encoded is None or self._content_mode == "truncate":
             return None
-        if find_any(encoded, _CREDENTIAL_MARKERS) or (head[8] and self._events_need_redaction(span)):
+        if find_any(encoded, _CREDENTIAL_MARKERS) or (head[8] and self._events_need_redaction(span, head)):
             return None
         return _Rewrite(span, encoded, attr_flags)
 
-    def _events_need_redaction(self, span: Span) -> bool:
-        """Whether ``_redact_span`` would change one of the span's events."""
+    def _events_need_redaction(self, span: Span, head: SpanHead) -> bool:
+        """Whether ``_redact_span`` would change one of the span's events: from the head's event
+        names and event key flags where ``read_span`` resolved them, so the span is not decoded."""
         drop, keep = self._content_mode == "drop", self._content_mode == "keep"
+        if head[9] >= 0:
+            if drop and any(name in CONTENT_EVENTS for name, _ in head[8]):
+                return True
+            return bool(head[9] & _CREDENTIAL or (head[9] & _CONTENT and not keep))
         for event in span.events:
             if drop and event.name in CONTENT_EVENTS:
                 return True

@@ -1438,6 +1438,9 @@ typedef struct {
     uint64_t start, end;
     int32_t code;
     PyObject *events; /* list of (name, time_unix_nano), made at the first event */
+    long event_flags; /* the flags of every event attribute's key, ORed */
+    ModuleState *st;  /* what an event attribute's key is resolved with, as a span attribute's */
+    PyObject *key_flags, *classify;
 } Head;
 
 static int
@@ -1449,6 +1452,41 @@ head_wire_type(const uint8_t *base, const Field *f, int expected, const char *wh
     PyErr_Format(PyExc_ValueError, "%s field %llu has wire type %d, not %d", what,
                  (unsigned long long)f->number, f->wire_type, expected);
     return -1;
+}
+
+/* The flags of a str key: key_flags[key], or classify(key) for a key not there (an int in
+ * 0..255, else ValueError). *key is a new reference to the key on success. */
+static int
+str_key_flags(ModuleState *st, PyObject *key_flags, PyObject *classify, const uint8_t *start,
+              const uint8_t *stop, PyObject **key, long *bits)
+{
+    PyObject *found;
+    if ((*key = key_str(st, start, stop)) == NULL) {
+        return -1;
+    }
+    found = PyDict_GetItemWithError(key_flags, *key); /* borrowed */
+    if (found != NULL) {
+        Py_INCREF(found);
+    }
+    else if (!PyErr_Occurred()) {
+        found = PyObject_CallOneArg(classify, *key);
+    }
+    if (found == NULL) {
+        Py_CLEAR(*key);
+        return -1;
+    }
+    *bits = PyLong_Check(found) ? PyLong_AsLong(found) : -1;
+    if (*bits < 0 || *bits > 255) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "flags for key %R must be an int in 0..255, got %R", *key, found);
+        }
+        Py_DECREF(found);
+        Py_CLEAR(*key);
+        return -1;
+    }
+    Py_DECREF(found);
+    return 0;
 }
 
 static int
@@ -1472,6 +1510,17 @@ head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
                 return -1;
             }
             name = (Slice){f.start, f.stop};
+        }
+        else if (f.number == 3 && f.wire_type == 2) { /* an attribute: its key's flags */
+            const uint8_t *key_start, *key_stop, *value_start, *value_stop;
+            PyObject *key;
+            long bits;
+            if (key_value_slices(base, f.start, f.stop, &key_start, &key_stop, &value_start, &value_stop) < 0 ||
+                str_key_flags(h->st, h->key_flags, h->classify, key_start, key_stop, &key, &bits) < 0) {
+                return -1;
+            }
+            Py_DECREF(key);
+            h->event_flags |= bits;
         }
     }
     PyObject *text = utf8(name.start, name.stop);
@@ -1571,12 +1620,12 @@ head_tuple(Head *h)
         Py_DECREF(message);
         return NULL;
     }
-    return Py_BuildValue("(y#y#y#NKKiNN)", (const char *)h->trace.start,
+    return Py_BuildValue("(y#y#y#NKKiNNl)", (const char *)h->trace.start,
                          (Py_ssize_t)(h->trace.stop - h->trace.start), (const char *)h->span.start,
                          (Py_ssize_t)(h->span.stop - h->span.start), (const char *)h->parent.start,
                          (Py_ssize_t)(h->parent.stop - h->parent.start), name,
                          (unsigned long long)h->start, (unsigned long long)h->end, (int)h->code,
-                         message, events);
+                         message, events, h->event_flags);
 }
 
 PyDoc_STRVAR(read_attributes_doc,
@@ -1592,7 +1641,8 @@ PyDoc_STRVAR(read_span_doc,
 "read_span(span, key_flags, classify, unread=0, /) -> (attributes, flags, head)\n--\n\n"
 "read_attributes, and from the same walk the span's own fields: head is (trace_id, span_id,\n"
 "parent_span_id, name, start_time_unix_nano, end_time_unix_nano, status code, status message,\n"
-"events), events being ((name, time_unix_nano), ...) in order. A field given twice keeps its\n"
+"events, event flags), events being ((name, time_unix_nano), ...) in order and event flags the\n"
+"flags of every event attribute's key ORed (resolved as an attribute's). A field given twice keeps its\n"
 "last value (a Status given twice is merged). A head field of an unexpected wire type is a\n"
 "ValueError, like malformed bytes: read such a span through upb.");
 
@@ -1603,12 +1653,13 @@ read_attrs(PyObject *module, PyObject *const *args, Py_ssize_t nargs, const char
     Py_buffer span;
     PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *head = NULL, *result = NULL;
     int unread = 0;
-    Head h = {{EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, 0, 0, 0, NULL};
+    Head h = {{EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, 0, 0, 0, NULL, 0,
+              st, NULL, NULL};
     if (fast_nargs(fname, nargs, 3, 4) < 0 || fast_type(fname, 2, args[1], &PyDict_Type) < 0) {
         return NULL;
     }
-    key_flags = args[1];
-    classify = args[2];
+    key_flags = h.key_flags = args[1];
+    classify = h.classify = args[2];
     if (nargs == 4) {
         long value = PyLong_AsLong(args[3]);
         if (value == -1 && PyErr_Occurred()) {
@@ -1641,35 +1692,13 @@ read_attrs(PyObject *module, PyObject *const *args, Py_ssize_t nargs, const char
             }
             continue;
         }
-        PyObject *key, *value, *found;
+        PyObject *key, *value;
         const uint8_t *key_start, *key_stop, *value_start, *value_stop;
+        long bits;
         if (key_value_slices(base, f.start, f.stop, &key_start, &key_stop, &value_start, &value_stop) < 0 ||
-            (key = key_str(st, key_start, key_stop)) == NULL) {
+            str_key_flags(st, key_flags, classify, key_start, key_stop, &key, &bits) < 0) {
             goto done;
         }
-        found = PyDict_GetItemWithError(key_flags, key); /* borrowed */
-        if (found != NULL) {
-            Py_INCREF(found);
-        }
-        else if (!PyErr_Occurred()) {
-            found = PyObject_CallOneArg(classify, key);
-        }
-        if (found == NULL) {
-            Py_DECREF(key);
-            goto done;
-        }
-        long bits = PyLong_Check(found) ? PyLong_AsLong(found) : -1;
-        if (bits < 0 || bits > 255) {
-            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_ValueError, "flags for key %R must be an int in 0..255, got %R",
-                             key, found);
-            }
-            Py_DECREF(found);
-            Py_DECREF(key);
-            goto done;
-        }
-        Py_DECREF(found);
         if ((bits & unread) || value_start == NULL) {
             value = Py_NewRef(Py_None);
         }

@@ -19,8 +19,8 @@ def read_attributes(
 ) -> tuple[dict[str, Any], bytes]: ...
 
 #: (trace_id, span_id, parent_span_id, name, start, end, status code, status message,
-#: ((event name, event time), ...))
-SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...]]
+#: ((event name, event time), ...), the flags of every event attribute's key ORed)
+SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...], int]
 
 def read_span(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /

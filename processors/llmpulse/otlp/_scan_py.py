@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
 #: what ``read_span`` reads of a span besides its attributes (``_scan.pyi``)
-SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...]]
+SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...], int]
 
 #: an index entry (``locate_spans``): the trace_id, then the offsets of the span_id and the
 #: parent_span_id in the body and the parent's length (absent or empty: 0, 0)
@@ -458,7 +458,12 @@ def read_span(
 ) -> tuple[dict[str, Any], bytes, SpanHead]:
     """``_scan.read_span`` through upb: ``read_attributes`` and the span's own fields."""
     decoded = _decoded(span)
-    return (*_attributes(decoded, key_flags, classify, unread), span_head(decoded))
+    attrs, flags = _attributes(decoded, key_flags, classify, unread)
+    event_flags = 0
+    for event in decoded.events:
+        for kv in event.attributes:
+            event_flags |= _key_flags(kv.key, key_flags, classify)
+    return attrs, flags, span_head(decoded, event_flags)
 
 
 def _decoded(span: ReadableBuffer) -> Span:
@@ -476,18 +481,24 @@ def _attributes(
     flags = bytearray()
     attrs: dict[str, Any] = {}
     for kv in decoded.attributes:
-        found = key_flags.get(kv.key)
-        if found is None:
-            found = classify(kv.key)
-        if not isinstance(found, int) or not 0 <= found <= 255:
-            raise ValueError(f"flags for key {kv.key!r} must be an int in 0..255, got {found!r}")
+        found = _key_flags(kv.key, key_flags, classify)
         flags.append(found)
         attrs[kv.key] = None if found & unread else to_py(kv.value)
     return attrs, bytes(flags)
 
 
-def span_head(span: Span) -> SpanHead:
-    """A decoded span's own fields as ``read_span`` gives them (its ``head``)."""
+def _key_flags(key: str, key_flags: dict[str, int], classify: Callable[[str], int]) -> int:
+    found = key_flags.get(key)
+    if found is None:
+        found = classify(key)
+    if not isinstance(found, int) or not 0 <= found <= 255:
+        raise ValueError(f"flags for key {key!r} must be an int in 0..255, got {found!r}")
+    return found
+
+
+def span_head(span: Span, event_flags: int = -1) -> SpanHead:
+    """A decoded span's own fields as ``read_span`` gives them (its ``head``); ``event_flags``
+    is -1 where its event attributes' keys were not resolved."""
     status = span.status
     events = span.events
     return (
@@ -500,6 +511,7 @@ def span_head(span: Span) -> SpanHead:
         status.code,
         status.message,
         tuple((event.name, event.time_unix_nano) for event in events) if events else (),
+        event_flags,
     )
 
 
