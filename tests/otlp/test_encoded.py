@@ -147,8 +147,25 @@ def _nested(wrappers: int) -> bytes:
         # two scopes in one ScopeSpans
         (_ld(1, _ld(2, _ld(1, b"") + _ld(1, b""))), "given more than once"),
         (_nested(35), "nested too deep"),  # 76 deep: upb goes to 100
+        # every other kind of field given with another wire type, each an unknown field to upb
+        (_ld(1, _ld(2, _ld(2, b"\x38\x01"))), "not fixed64"),  # start_time_unix_nano
+        (_ld(1, _ld(2, _ld(2, b"\x80\x01\x01"))), "not fixed32"),  # Span.flags
+        (_ld(1, _ld(2, _ld(2, _ld(15, _ld(3, b""))))), "not a varint"),  # Status.code
+        (_ld(1, _ld(2, _ld(2, b"\x08\x01"))), "not length-delimited"),  # trace_id (bytes)
+        (_ld(1, _ld(2, _ld(2, b"\x78\x01"))), "not length-delimited"),  # status (a message)
     ],
-    ids=["group", "wire type", "two resources", "two scopes", "depth 76"],
+    ids=[
+        "group",
+        "wire type",
+        "two resources",
+        "two scopes",
+        "depth 76",
+        "fixed64",
+        "fixed32",
+        "varint",
+        "bytes",
+        "message",
+    ],
 )
 def test_what_upb_takes_but_the_check_does_not_vouch_for_is_decoded_by_upb(body: bytes, why: str) -> None:
     with pytest.raises(ValueError, match=why):

@@ -959,6 +959,22 @@ typedef struct {
     Py_ssize_t types;
 } Check;
 
+/* The wire type a field of each schema kind must have, by kind (a message, kind >= SCHEMA_MESSAGE,
+ * reads entry 0: length-delimited), and the refusal when it has another. */
+typedef struct {
+    int wire_type;
+    const char *refusal;
+} KindWire;
+
+static const KindWire KIND_WIRE[] = {
+    {2, "not length-delimited"}, /* a message */
+    {0, "not a varint"},
+    {1, "not fixed64"},
+    {5, "not fixed32"},
+    {2, "not length-delimited"}, /* a string */
+    {2, "not length-delimited"}, /* bytes */
+};
+
 static int
 check_refused(const Check *c, const Field *f, const uint8_t *at, const char *why)
 {
@@ -991,48 +1007,23 @@ check_message(const Check *c, const uint8_t *p, const uint8_t *end, Py_ssize_t t
             return check_refused(c, &f, p, "a length of more than 4 bytes");
         }
         int kind = f.number < SCHEMA_FIELDS ? row[f.number] : 0;
-        switch (kind) {
-        case 0: /* unknown to the schema: upb keeps it as it is */
-            break;
-        case 1:
-            if (f.wire_type != 0) {
-                return check_refused(c, &f, p, "not a varint");
-            }
-            break;
-        case 2:
-            if (f.wire_type != 1) {
-                return check_refused(c, &f, p, "not fixed64");
-            }
-            break;
-        case 3:
-            if (f.wire_type != 5) {
-                return check_refused(c, &f, p, "not fixed32");
-            }
-            break;
-        case 4:
-            if (f.wire_type != 2) {
-                return check_refused(c, &f, p, "not length-delimited");
-            }
-            if (!utf8_valid(f.start, f.stop)) {
-                return check_refused(c, &f, p, "string is not valid UTF-8");
-            }
-            break;
-        case 5:
-            if (f.wire_type != 2) {
-                return check_refused(c, &f, p, "not length-delimited");
-            }
-            break;
-        default:
-            if (f.wire_type != 2) {
-                return check_refused(c, &f, p, "not length-delimited");
-            }
+        if (kind == 0) { /* unknown to the schema: upb keeps it as it is */
+            continue;
+        }
+        const KindWire *wire = &KIND_WIRE[kind < SCHEMA_MESSAGE ? kind : 0];
+        if (f.wire_type != wire->wire_type) {
+            return check_refused(c, &f, p, wire->refusal);
+        }
+        if (kind == 4 && !utf8_valid(f.start, f.stop)) {
+            return check_refused(c, &f, p, "string is not valid UTF-8");
+        }
+        if (kind >= SCHEMA_MESSAGE) {
             if (depth >= CHECK_DEPTH) {
                 return check_refused(c, &f, p, "messages nested too deep");
             }
             if (check_message(c, f.start, f.stop, kind - SCHEMA_MESSAGE, depth + 1) < 0) {
                 return -1;
             }
-            break;
         }
     }
     return 0;
