@@ -19,7 +19,6 @@ is caught.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 import tempfile
 from pathlib import Path
@@ -34,11 +33,10 @@ from llmpulse.otlp import _scan as native
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "genai-captures"
+if str(ROOT) not in sys.path:  # run as a script: the repo's root, for tests.fuzz and benchmarks
+    sys.path.insert(0, str(ROOT))
 
-_libc = ctypes.CDLL(None)
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
+from tests.fuzz._exact import exactly_sized  # noqa: E402  (needs the root on the path)
 
 
 def classify(key: bytes) -> int:
@@ -84,19 +82,6 @@ def edit_outcome(fn: Any, body: Any, edits: dict[Any, Any], appends: list[Any]) 
         return ("ValueError", str(exc))
 
 
-def exactly_sized(data: bytes, use: Any) -> Any:
-    """``use`` of the input from a block of exactly its size, not a bytes object's padded block:
-    an over-read hits an AddressSanitizer redzone."""
-    if not data:
-        return use(data)
-    block = _libc.malloc(len(data))
-    ctypes.memmove(block, data, len(data))
-    try:
-        return use((ctypes.c_char * len(data)).from_address(block))
-    finally:
-        _libc.free(block)
-
-
 def one_input(data: bytes) -> None:
     traces = {data[i : i + 16] for i in range(0, min(len(data), 256), 8)}
     expected = outcome(_scan_py, data, traces)
@@ -111,7 +96,6 @@ def one_input(data: bytes) -> None:
 
 
 def seed_corpus(directory: Path) -> None:
-    sys.path.insert(0, str(ROOT))
     from benchmarks.loadgen import build_load
 
     bodies = [path.read_bytes() for path in sorted(FIXTURES.glob("*/*.traces.pb"))]
