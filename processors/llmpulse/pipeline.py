@@ -479,26 +479,20 @@ class Pipeline:
         scrubber reads every string), or events to redact. Without the C module, never."""
         if attr_flags is None or encoded is None or self._content_mode == "truncate":
             return None
-        if find_any(encoded, _CREDENTIAL_MARKERS) or (head[8] and self._events_need_redaction(span, head)):
+        if find_any(encoded, _CREDENTIAL_MARKERS) or (head[8] and self._events_need_redaction(head)):
             return None
         return _Rewrite(span, encoded, attr_flags)
 
-    def _events_need_redaction(self, span: Span, head: SpanHead) -> bool:
-        """Whether ``_redact_span`` would change one of the span's events: from the head's event
-        names and event key flags where ``read_span`` resolved them, so the span is not decoded."""
-        drop, keep = self._content_mode == "drop", self._content_mode == "keep"
-        if head[9] >= 0:
-            if drop and any(name in CONTENT_EVENTS for name, _ in head[8]):
-                return True
-            return bool(head[9] & _CREDENTIAL or (head[9] & _CONTENT and not keep))
-        for event in span.events:
-            if drop and event.name in CONTENT_EVENTS:
-                return True
-            for kv in event.attributes:
-                flags = self._flags(kv.key)
-                if flags & _CREDENTIAL or (flags & _CONTENT and not keep):
-                    return True
-        return False
+    def _events_need_redaction(self, head: SpanHead) -> bool:
+        """Whether ``_redact_span`` would change one of the span's events, from the event names
+        and event key flags ``read_span`` gave (the span is not decoded). A head whose event keys
+        were not resolved (-1: not ``read_span``'s) answers yes: the upb path redacts it."""
+        event_flags = head[9]
+        if event_flags < 0:
+            return True
+        if self._content_mode == "drop" and any(name in CONTENT_EVENTS for name, _ in head[8]):
+            return True
+        return bool(event_flags & _CREDENTIAL or (event_flags & _CONTENT and self._content_mode != "keep"))
 
     def _plan_redaction(self, rewrite: _Rewrite) -> None:
         """``_redact_span`` as edits of the span's encoding, for the spans ``_rewrite`` admits
