@@ -163,10 +163,46 @@ def test_event_attribute_keys_are_resolved_like_span_attribute_keys() -> None:
         calls: list[str] = []
         attrs, flags, head = read(encoded, {"authorization": 16}, _recording(calls))
         assert (attrs, flags) == ({"a": 1}, b"\x09")
-        assert head[8:] == ((("e", 0), ("f", 0)), 16 | 9)
+        assert head[8:] == ((("e", 0), ("f", 0)), 16 | 9, ())
         assert sorted(calls) == ["a", "c"]
         with pytest.raises(ValueError, match=r"flags for key 'c' must be an int in 0\.\.255"):
             read(encoded, {"a": 1, "authorization": 2}, lambda key: 300)
+
+
+def test_the_head_carries_exception_texts_as_upb_reads_string_value() -> None:
+    """The head's last item: each ``exception.type``/``exception.message`` event attribute with a
+    non-empty string, by event index, in order. Whatever field of the AnyValue's oneof comes last
+    decides, as in upb: a string then an int is no string; two strings, the second."""
+    span = Span(name="call")
+    span.events.add(name="gen_ai.content.prompt").attributes.add(key="exception.type").value.int_value = 3
+    crash = span.events.add(name="exception")
+    crash.attributes.add(key="exception.type").value.string_value = "RateLimitError"
+    crash.attributes.add(key="exception.stacktrace").value.string_value = "Traceback"
+    crash.attributes.add(key="exception.message").value.string_value = ""
+    crash.attributes.add(key="exception.message").value.string_value = "429 Too Many Requests"
+    encoded = span.SerializeToString()
+
+    def field(number: int, payload: bytes) -> bytes:  # length-delimited, as upb would not write it
+        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+    def attribute(key: str, *values: AnyValue) -> bytes:  # one AnyValue of several oneof fields
+        return field(3, field(1, key.encode()) + field(2, b"".join(v.SerializeToString() for v in values)))
+
+    encoded += field(
+        11,
+        field(2, b"exception")
+        + attribute("exception.type", AnyValue(string_value="lost"), AnyValue(int_value=1))
+        + attribute("exception.message", AnyValue(string_value="first"), AnyValue(string_value="second")),
+    )
+    for read in SPAN_READERS:
+        head = read(encoded, {}, _flags)[2]
+        assert head[8] == (("gen_ai.content.prompt", 0), ("exception", 0), ("exception", 0))
+        assert head[10] == (
+            (1, "exception.type", "RateLimitError"),
+            (1, "exception.message", "429 Too Many Requests"),
+            (2, "exception.message", "second"),
+        )
+    assert _scan_py.span_head(Span.FromString(encoded))[10] == head[10]
 
 
 @pytest.mark.skipif(native is None, reason="the C reader is not built")
@@ -254,9 +290,14 @@ def test_keys_are_decoded_once_and_stay_right_past_the_cache() -> None:
 # -- read_span: the attributes and the span's own fields, in one walk ------------------------------
 SPAN_READERS = [_scan_py.read_span] + ([native.read_span] if native is not None else [])
 
-#: (name, time, attribute keys) of each event
+#: event attribute keys: the flagged ones, and the two whose string values a head carries
+EVENT_KEYS = st.one_of(KEYS, st.sampled_from(["exception.type", "exception.message", "exception.typ"]))
+#: (name, time, attributes) of each event
 events = st.lists(
-    st.tuples(st.text(max_size=6), st.integers(0, 2**64 - 1), st.lists(KEYS, max_size=2)), max_size=3
+    st.tuples(
+        st.text(max_size=6), st.integers(0, 2**64 - 1), st.lists(st.tuples(EVENT_KEYS, scalars), max_size=3)
+    ),
+    max_size=3,
 )
 
 
@@ -269,11 +310,22 @@ def _event_flags(span: Span) -> int:
     return flags
 
 
-def _add_events(span: Span, span_events: list[tuple[str, int, list[str]]]) -> None:
-    for event_name, time, keys in span_events:
+def _exception_texts(span: Span) -> tuple[tuple[int, str, str], ...]:
+    """upb's view of a head's last item: each event attribute keyed ``exception.type`` or
+    ``exception.message`` whose value reads as a non-empty string, with its event's index."""
+    return tuple(
+        (index, kv.key, kv.value.string_value)
+        for index, event in enumerate(span.events)
+        for kv in event.attributes
+        if kv.key in ("exception.type", "exception.message") and kv.value.string_value != ""
+    )
+
+
+def _add_events(span: Span, span_events: list[tuple[str, int, list[tuple[str, AnyValue]]]]) -> None:
+    for event_name, time, pairs in span_events:
         event = span.events.add(name=event_name, time_unix_nano=time)
-        for key in keys:
-            event.attributes.add(key=key).value.int_value = 1
+        for key, value in pairs:
+            event.attributes.add(key=key).value.CopyFrom(value)
 
 
 @settings(SETTINGS, max_examples=3_000)
@@ -291,7 +343,7 @@ def test_read_span_reads_what_upb_reads(
     name: str,
     times: tuple[int, int],
     status: tuple[int, str],
-    span_events: list[tuple[str, int, list[str]]],
+    span_events: list[tuple[str, int, list[tuple[str, AnyValue]]]],
     pairs: list[tuple[str, AnyValue]],
     again: str,
 ) -> None:
@@ -331,6 +383,7 @@ def test_read_span_reads_what_upb_reads(
         decoded.status.message,
         tuple((e.name, e.time_unix_nano) for e in decoded.events),
         _event_flags(decoded),
+        _exception_texts(decoded),
     )
     for read in SPAN_READERS:
         attrs, flags, head = read(encoded, {}, _flags)
@@ -338,7 +391,7 @@ def test_read_span_reads_what_upb_reads(
         assert _same(attrs, attrs_to_dict(decoded.attributes))
         assert flags == bytes(_flags(key) for key, _ in pairs)
     # a head from a decoded span alone has not resolved the event keys: -1 says so
-    assert _scan_py.span_head(decoded) == (*expected_head[:9], -1)
+    assert _scan_py.span_head(decoded) == (*expected_head[:9], -1, expected_head[10])
 
 
 @pytest.mark.skipif(native is None, reason="the C reader is not built")
@@ -368,7 +421,7 @@ def test_read_span_refuses_what_it_does_not_read_as_upb_would(encoded: bytes, me
 @settings(SETTINGS, max_examples=10_000)
 @given(data=st.binary(max_size=120), events_first=events, cut=st.integers(0, 200))
 def test_read_span_on_malformed_bytes_is_a_value_error_never_a_crash(
-    data: bytes, events_first: list[tuple[str, int, list[str]]], cut: int
+    data: bytes, events_first: list[tuple[str, int, list[tuple[str, AnyValue]]]], cut: int
 ) -> None:
     assert native is not None
     span = Span(name="n", trace_id=b"t" * 16)
@@ -380,7 +433,7 @@ def test_read_span_on_malformed_bytes_is_a_value_error_never_a_crash(
             attrs, _flags_read, head = native.read_span(body, {}, _flags)
         except ValueError:
             continue
-        assert isinstance(attrs, dict) and len(head) == 10
+        assert isinstance(attrs, dict) and len(head) == 11
         try:  # the reader is given spans upb has read: where upb reads them too, alike
             decoded = Span.FromString(body)
         except DecodeError:

@@ -112,6 +112,9 @@ class SpanView:
     status_message: str = ""
     #: ``(name, time_unix_nano)`` of each event, in order
     events: tuple[tuple[str, int], ...] = ()
+    #: ``(event index, key, text)`` of each ``exception.type``/``exception.message`` event
+    #: attribute with a string value, in order
+    exception_texts: tuple[tuple[int, str, str], ...] = ()
 
     # written out so that mypyc compiles it (``LLMCall.__init__``)
     def __init__(
@@ -128,6 +131,7 @@ class SpanView:
         self.status_code = head[6]
         self.status_message = head[7]
         self.events = head[8]
+        self.exception_texts = head[10]
 
     def event_offset_s(self, names: frozenset[str]) -> float | None:
         for name, time_unix_nano in self.events:
@@ -516,19 +520,16 @@ def _error_evidence(view: SpanView, values: dict[str, Any]) -> ErrorEvidence:
             evidence.failed = evidence.failed or key != "error_message"
             evidence.texts.append(text)
             evidence.raw = evidence.raw or text
-    # the exception events' attributes from upb: the head has only the events' names
-    if any(name in EXCEPTION_EVENTS for name, _ in view.events):
-        for event in view.span.events:
-            if event.name not in EXCEPTION_EVENTS:
-                continue
-            evidence.failed = True
-            for kv in event.attributes:
-                if kv.key in ("exception.type", "exception.message"):
-                    text = kv.value.string_value[:2000]
-                    if text:
-                        evidence.texts.append(text)
-                        if kv.key == "exception.type" and evidence.raw is None:
-                            evidence.raw = text
+    # the exception events' texts come with the head (``read_span``): the span is not decoded
+    events = view.events
+    if any(name in EXCEPTION_EVENTS for name, _ in events):
+        evidence.failed = True
+        for index, key, text in view.exception_texts:
+            if events[index][0] in EXCEPTION_EVENTS:
+                text = text[:2000]
+                evidence.texts.append(text)
+                if key == "exception.type" and evidence.raw is None:
+                    evidence.raw = text
     if evidence.http_status is not None and evidence.http_status >= 400:
         evidence.failed = True
     if evidence.raw is None and evidence.texts:

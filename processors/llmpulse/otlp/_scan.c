@@ -1430,6 +1430,7 @@ typedef struct {
     int32_t code;
     PyObject *events; /* list of (name, time_unix_nano), made at the first event */
     long event_flags; /* the flags of every event attribute's key, ORed */
+    PyObject *texts;  /* list of (event index, key, text) of exception.* attributes, or NULL */
     ModuleState *st;  /* what an event attribute's key is resolved with, as a span attribute's */
     PyObject *key_flags, *classify;
 } Head;
@@ -1480,6 +1481,76 @@ str_key_flags(ModuleState *st, PyObject *key_flags, PyObject *classify, const ui
     return 0;
 }
 
+/* The string an AnyValue holds, as upb's string_value reads it: the last of its oneof's fields
+ * decides, and anything but a string (or no value) is "" (*found = 0). */
+static int
+any_string(const uint8_t *base, const uint8_t *p, const uint8_t *end, Slice *text, int *found)
+{
+    Field f = {0, 0, NULL, NULL, 0};
+    *found = 0;
+    while (p < end) {
+        if (next_field(base, &p, end, "AnyValue", &f) < 0) {
+            return -1;
+        }
+        if (f.number == 1) {
+            if (head_wire_type(base, &f, 2, "AnyValue") < 0) {
+                return -1;
+            }
+            *text = (Slice){f.start, f.stop};
+            *found = 1;
+        }
+        else if (f.number >= 2 && f.number <= 7) {
+            *found = 0;
+        }
+    }
+    return 0;
+}
+
+static const char EXCEPTION_TYPE[] = "exception.type", EXCEPTION_MESSAGE[] = "exception.message";
+
+static int
+key_is(const uint8_t *start, const uint8_t *stop, const char *text, size_t len)
+{
+    return (size_t)(stop - start) == len && memcmp(start, text, len) == 0;
+}
+
+/* An event attribute keyed exception.type or exception.message with a non-empty string value:
+ * (event index, key, text) into h->texts, so that error evidence reads it from the head rather
+ * than from upb's decode of the span (the event's name is in h->events at that index). */
+static int
+head_exception_text(const uint8_t *base, Head *h, PyObject *key, const uint8_t *key_start,
+                    const uint8_t *key_stop, const uint8_t *value_start, const uint8_t *value_stop)
+{
+    Slice text = {EMPTY, EMPTY};
+    int found = 0;
+    if (!key_is(key_start, key_stop, EXCEPTION_TYPE, sizeof EXCEPTION_TYPE - 1) &&
+        !key_is(key_start, key_stop, EXCEPTION_MESSAGE, sizeof EXCEPTION_MESSAGE - 1)) {
+        return 0;
+    }
+    if (value_start == NULL || any_string(base, value_start, value_stop, &text, &found) < 0) {
+        return value_start == NULL ? 0 : -1;
+    }
+    if (!found || text.stop == text.start) {
+        return 0;
+    }
+    PyObject *value = utf8(text.start, text.stop);
+    if (value == NULL) {
+        return -1;
+    }
+    Py_ssize_t index = h->events == NULL ? 0 : PyList_GET_SIZE(h->events);
+    PyObject *entry = Py_BuildValue("(nON)", index, key, value);
+    if (entry == NULL) {
+        return -1;
+    }
+    if (h->texts == NULL && (h->texts = PyList_New(0)) == NULL) {
+        Py_DECREF(entry);
+        return -1;
+    }
+    int rc = PyList_Append(h->texts, entry);
+    Py_DECREF(entry);
+    return rc;
+}
+
 static int
 head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
 {
@@ -1510,8 +1581,12 @@ head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
                 str_key_flags(h->st, h->key_flags, h->classify, key_start, key_stop, &key, &bits) < 0) {
                 return -1;
             }
-            Py_DECREF(key);
             h->event_flags |= bits;
+            int rc = head_exception_text(base, h, key, key_start, key_stop, value_start, value_stop);
+            Py_DECREF(key);
+            if (rc < 0) {
+                return -1;
+            }
         }
     }
     PyObject *text = utf8(name.start, name.stop);
@@ -1600,23 +1675,26 @@ head_field(const uint8_t *base, const Field *f, Head *h)
 static PyObject *
 head_tuple(Head *h)
 {
-    PyObject *name = utf8(h->name.start, h->name.stop), *message = NULL, *events = NULL;
+    PyObject *name = utf8(h->name.start, h->name.stop), *message = NULL, *events = NULL, *texts = NULL;
     if (name == NULL || (message = utf8(h->message.start, h->message.stop)) == NULL) {
         Py_XDECREF(name);
         return NULL;
     }
     events = h->events != NULL ? PyList_AsTuple(h->events) : PyTuple_New(0);
-    if (events == NULL) {
+    texts = h->texts != NULL ? PyList_AsTuple(h->texts) : PyTuple_New(0);
+    if (events == NULL || texts == NULL) {
         Py_DECREF(name);
         Py_DECREF(message);
+        Py_XDECREF(events);
+        Py_XDECREF(texts);
         return NULL;
     }
-    return Py_BuildValue("(y#y#y#NKKiNNl)", (const char *)h->trace.start,
+    return Py_BuildValue("(y#y#y#NKKiNNlN)", (const char *)h->trace.start,
                          (Py_ssize_t)(h->trace.stop - h->trace.start), (const char *)h->span.start,
                          (Py_ssize_t)(h->span.stop - h->span.start), (const char *)h->parent.start,
                          (Py_ssize_t)(h->parent.stop - h->parent.start), name,
                          (unsigned long long)h->start, (unsigned long long)h->end, (int)h->code,
-                         message, events, h->event_flags);
+                         message, events, h->event_flags, texts);
 }
 
 PyDoc_STRVAR(read_attributes_doc,
@@ -1632,8 +1710,10 @@ PyDoc_STRVAR(read_span_doc,
 "read_span(span, key_flags, classify, unread=0, /) -> (attributes, flags, head)\n--\n\n"
 "read_attributes, and from the same walk the span's own fields: head is (trace_id, span_id,\n"
 "parent_span_id, name, start_time_unix_nano, end_time_unix_nano, status code, status message,\n"
-"events, event flags), events being ((name, time_unix_nano), ...) in order and event flags the\n"
-"flags of every event attribute's key ORed (resolved as an attribute's). A field given twice keeps its\n"
+"events, event flags, exception texts), events being ((name, time_unix_nano), ...) in order, event\n"
+"flags the flags of every event attribute's key ORed (resolved as an attribute's) and exception\n"
+"texts ((event index, key, text), ...) for each event attribute keyed exception.type or\n"
+"exception.message whose value is a non-empty string, in order. A field given twice keeps its\n"
 "last value (a Status given twice is merged). A head field of an unexpected wire type is a\n"
 "ValueError, like malformed bytes: read such a span through upb.");
 
@@ -1645,7 +1725,7 @@ read_attrs(PyObject *module, PyObject *const *args, Py_ssize_t nargs, const char
     PyObject *key_flags, *classify, *attrs = NULL, *flags = NULL, *head = NULL, *result = NULL;
     int unread = 0;
     Head h = {{EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, {EMPTY, EMPTY}, 0, 0, 0, NULL, 0,
-              st, NULL, NULL};
+              NULL, st, NULL, NULL};
     if (fast_nargs(fname, nargs, 3, 4) < 0 || fast_type(fname, 2, args[1], &PyDict_Type) < 0) {
         return NULL;
     }
@@ -1725,6 +1805,7 @@ done:
     Py_XDECREF(flags);
     Py_XDECREF(head);
     Py_XDECREF(h.events);
+    Py_XDECREF(h.texts);
     PyBuffer_Release(&span);
     return result;
 }

@@ -5,6 +5,8 @@ from typing import Any
 
 from _typeshed import ReadableBuffer
 
+from llmpulse.otlp._scan_py import SpanHead
+
 def scan_spans(
     body: ReadableBuffer, key_flags: dict[bytes, int], classify: Callable[[bytes], int], /
 ) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int, int]]]: ...
@@ -17,11 +19,6 @@ def check_traces(
 def read_attributes(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes]: ...
-
-#: (trace_id, span_id, parent_span_id, name, start, end, status code, status message,
-#: ((event name, event time), ...), the flags of every event attribute's key ORed)
-SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...], int]
-
 def read_span(
     span: ReadableBuffer, key_flags: dict[str, int], classify: Callable[[str], int], unread: int = 0, /
 ) -> tuple[dict[str, Any], bytes, SpanHead]: ...

@@ -23,8 +23,26 @@ from llmpulse.otlp._anyvalue import same_without_call, to_py
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-#: what ``read_span`` reads of a span besides its attributes (``_scan.pyi``)
-SpanHead = tuple[bytes, bytes, bytes, str, int, int, int, str, tuple[tuple[str, int], ...], int]
+#: what ``read_span`` reads of a span besides its attributes (``_scan.pyi`` too): trace_id,
+#: span_id, parent_span_id, name, start, end, status code, status message, ((event name, event
+#: time), ...), the flags of every event attribute's key ORed, ((event index, key, text), ...) of
+#: the ``EXCEPTION_TEXT_KEYS`` event attributes
+SpanHead = tuple[
+    bytes,
+    bytes,
+    bytes,
+    str,
+    int,
+    int,
+    int,
+    str,
+    tuple[tuple[str, int], ...],
+    int,
+    tuple[tuple[int, str, str], ...],
+]
+#: the event attributes whose string values a head carries (its last item): error evidence reads
+#: them from the head, not from a decode of the span
+EXCEPTION_TEXT_KEYS = ("exception.type", "exception.message")
 
 #: an index entry (``locate_spans``): the trace_id, then the offsets of the span_id and the
 #: parent_span_id in the body and the parent's length (absent or empty: 0, 0)
@@ -512,6 +530,18 @@ def span_head(span: Span, event_flags: int = -1) -> SpanHead:
         status.message,
         tuple((event.name, event.time_unix_nano) for event in events) if events else (),
         event_flags,
+        _exception_texts(events) if events else (),
+    )
+
+
+def _exception_texts(events: Any) -> tuple[tuple[int, str, str], ...]:
+    """``(event index, key, text)`` of each event attribute keyed ``exception.type`` or
+    ``exception.message`` with a non-empty string value, in order."""
+    return tuple(
+        (index, kv.key, kv.value.string_value)
+        for index, event in enumerate(events)
+        for kv in event.attributes
+        if kv.key in EXCEPTION_TEXT_KEYS and kv.value.string_value
     )
 
 
