@@ -39,6 +39,7 @@ COMPILED = (
     "llmpulse.enrich._errors",
     "llmpulse.enrich._writeback",
     "llmpulse.spanmetrics._aggregate",
+    "llmpulse.otlp._encoded",
 )
 
 _PACKAGE = Path(__file__).resolve().parent
