@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from llmpulse.call import LLMCall
 from llmpulse.enrich import plan_write_back, written_attributes
-from llmpulse.enrich._writeback import _WRITTEN_KEYS
+from llmpulse.enrich._writeback import _CANONICAL_KEYS, _WRITTEN_KEYS, _canonical_values, _written_values
 from llmpulse.otlp import AttributeAppends, AttributeEdits, _scan_py, plan_attributes, write_over
 from llmpulse.otlp.scan import NATIVE, plan_pairs
 
@@ -28,6 +28,7 @@ _CALLS = st.builds(
     input_tokens=_OPTIONAL_INT,
     output_tokens=_OPTIONAL_INT,
     cache_read_tokens=_OPTIONAL_INT,
+    cache_write_tokens=_OPTIONAL_INT,
     reasoning_tokens=_OPTIONAL_INT,
     streaming=st.one_of(st.none(), st.booleans()),
     ttft_s=st.one_of(st.none(), st.sampled_from([0.0, -0.0, 0.25, math.nan])),
@@ -53,6 +54,28 @@ _CURRENT = st.dictionaries(st.sampled_from([*_WRITTEN_KEYS, "other"]), _OLD, max
 def _typed(edits: AttributeEdits, appends: AttributeAppends) -> list[Any]:
     # 1 == True == 1.0 and NaN != NaN: compare type and repr, in order
     return [(k, type(v), repr(v)) for k, v in edits.items()] + [repr(a) for a in appends]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(call=_CALLS)
+def test_written_values_are_the_tables_values_and_the_two_flags(call: LLMCall) -> None:
+    """``_written_values`` reads the fields in place, for speed; the key tables
+    (``_CANONICAL_KEYS``, read through their getters by ``_canonical_values``) say which
+    value is which, so a field added to a table and not there, or out of order, fails here."""
+    written = _written_values(call)
+    assert len(_canonical_values(call)) == len(_CANONICAL_KEYS)
+    assert len(written) == len(_WRITTEN_KEYS)
+    assert _same(written[:-2], _canonical_values(call))
+    usage_known = call.input_tokens is not None or call.output_tokens is not None
+    assert written[-2:] == (True, True if call.cost_usd is None and usage_known else None)
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Equal, NaN included (``ttft_s`` may be NaN, which is not equal to itself)."""
+    return len(a) == len(b) and all(
+        x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 @settings(max_examples=1000, deadline=None)

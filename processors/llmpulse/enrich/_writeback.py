@@ -56,8 +56,34 @@ def _canonical_values(call: LLMCall) -> tuple[Any, ...]:
 
 
 def _written_values(call: LLMCall) -> tuple[Any, ...]:
-    usage_known = call.input_tokens is not None or call.output_tokens is not None
-    return (*_canonical_values(call), True, True if call.cost_usd is None and usage_known else None)
+    """``_canonical_values`` and the two flags, as one tuple of the call's fields read in
+    place: it runs for every counted call, and the getters and unpacking above took ~0.6 µs of
+    it (``tests/enrich/test_writeback.py`` holds the two to the same values)."""
+    input_tokens = call.input_tokens
+    output_tokens = call.output_tokens
+    finish_reasons = call.finish_reasons
+    cost_usd = call.cost_usd
+    return (
+        call.operation,
+        call.provider,
+        call.request_model,
+        call.response_model,
+        input_tokens,
+        output_tokens,
+        call.cache_read_tokens,
+        call.cache_write_tokens,
+        call.reasoning_tokens,
+        call.streaming,
+        call.ttft_s,
+        list(finish_reasons) if finish_reasons else None,
+        call.error_raw if call.failed else None,
+        call.error_class,
+        cost_usd,
+        call.price_version,
+        call.dialect,
+        True,
+        True if cost_usd is None and (input_tokens is not None or output_tokens is not None) else None,
+    )
 
 
 def canonical_attributes(call: LLMCall) -> dict[str, Any]:
