@@ -9,6 +9,7 @@ strings with outer spaces or meaning "missing", exactly 200 characters and more.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from typing import Any
@@ -27,6 +28,8 @@ if _recognise._native_read_fields is None:
     if os.environ.get("LLMPULSE_REQUIRE_NATIVE") == "1":
         raise AssertionError("LLMPULSE_REQUIRE_NATIVE=1 but llmpulse.normalise._fields is not built")
     pytest.skip("llmpulse.normalise._fields is not built", allow_module_level=True)
+
+from llmpulse.normalise import _fields  # built: the module is skipped otherwise
 
 _KEYS = sorted({key for dialect in DIALECTS for key in _table(dialect).keys})
 
@@ -124,3 +127,22 @@ def test_an_event_source_is_read_only_for_a_span_with_events(monkeypatch: pytest
         patch.setattr(_recognise, "_native_read_fields", None)
         assert _read_fields(openllmetry, view)[0]["ttft_s"] == 0.25
         assert "ttft_s" not in _read_fields(openllmetry, quiet)[0]
+
+
+def test_untracked_leaves_the_collector_only_what_can_be_in_a_cycle() -> None:
+    """Tuples of atoms (and of such untracked tuples) are untracked and handed back as they are;
+    a tuple holding a container, or a tuple still tracked, and anything not a tuple stay tracked."""
+    stamp = str(os.getpid())  # values made at run time: constant tuples are born untracked
+    atoms = (float(os.getpid()), 2, True, None, stamp, stamp.encode())
+    inner = (stamp, 1)
+    outer_of_tracked = (inner,)
+    assert gc.is_tracked(atoms) and gc.is_tracked(inner) and gc.is_tracked(outer_of_tracked)
+    assert _fields.untracked(atoms) is atoms and not gc.is_tracked(atoms)
+    assert _fields.untracked(outer_of_tracked) is outer_of_tracked and gc.is_tracked(outer_of_tracked)
+    assert not gc.is_tracked(_fields.untracked(inner))
+    outer = (inner, stamp)
+    assert not gc.is_tracked(_fields.untracked(outer))
+    holding_a_list: tuple[Any, ...] = ([], stamp)
+    assert gc.is_tracked(_fields.untracked(holding_a_list))
+    a_list = [stamp]
+    assert _fields.untracked(a_list) is a_list and gc.is_tracked(a_list)

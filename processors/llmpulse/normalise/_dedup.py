@@ -16,17 +16,30 @@ The kept record takes every field it lacks from the duplicate (when both are in 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
 from llmpulse.call import LLMCall
 from llmpulse.dialects import Dialect
+
+
+def _tracked(value: Any) -> Any:
+    return value
+
+
+#: what dedup remembers for minutes (its entries and the keys of covered spans: tuples of atoms)
+#: leaves the cyclic collector's young generation at once (``_fields.untracked``); without the C
+#: module the collector untracks them at its next pass
+untracked: Callable[[Any], Any] = _tracked
+with contextlib.suppress(ImportError):  # _recognise says why when LLMPULSE_REQUIRE_NATIVE=1
+    from llmpulse.normalise._fields import untracked
 
 SpanKey = tuple[bytes, bytes]
 
@@ -142,8 +155,8 @@ def _nearest(start_ns: int, end_ns: int, entries: Iterable[_Entry], kind: bool, 
 _NO_KEY: Final = object()
 
 
-def _paired(entry: _Entry) -> _Entry:
-    return (entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], True)
+def _paired(entry: _Entry) -> Any:
+    return untracked((entry[0], entry[1], entry[2], entry[3], entry[4], entry[5], True))
 
 
 # a tool may record its decisions in a subclass (benchmarks/equivalence.py), compiled or not
@@ -250,7 +263,7 @@ class Deduplicator:
                 # covered entries go as when evicting after each (entries only move to the end)
                 child = cand.span_id
                 for ancestor in chain:
-                    covered[ancestor] = child
+                    covered[untracked(ancestor)] = child
                     to_end(ancestor)
                 while len(covered) > limit:
                     covered.popitem(last=False)
@@ -330,7 +343,17 @@ class Deduplicator:
                         _mark(cand, entry[_SPAN], "sdk_sibling")
                         continue
                 entries.append(
-                    (now, cand.start_ns, cand.end_ns, native, cand.call.request_model, cand.span_id, False)
+                    untracked(
+                        (
+                            now,
+                            cand.start_ns,
+                            cand.end_ns,
+                            native,
+                            cand.call.request_model,
+                            cand.span_id,
+                            False,
+                        )
+                    )
                 )
                 kinds[native] += 1
                 size += 1
@@ -379,19 +402,25 @@ class Deduplicator:
                         found = _nearest(cand.start_ns, cand.end_ns, entries, server, None)
                         if found >= 0:
                             entry = entries[found]
-                            traces[trace] = (*entries[:found], _paired(entry), *entries[found + 1 :])
+                            traces[trace] = untracked(
+                                (*entries[:found], _paired(entry), *entries[found + 1 :])
+                            )
                             _mark(cand, entry[_SPAN], "nested")
                             kept = _last_of_span(added, entry[_SPAN])
                             if kept is not None:
                                 kept.call.fill_gaps_from(cand.call)
                             continue
                     traces.move_to_end(trace)
-                    traces[trace] = (
-                        *entries,
-                        (now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),
+                    traces[trace] = untracked(
+                        (
+                            *entries,
+                            untracked((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False)),
+                        )
                     )
                 else:
-                    traces[trace] = ((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False),)
+                    traces[trace] = untracked(
+                        (untracked((now, cand.start_ns, cand.end_ns, server, None, cand.span_id, False)),)
+                    )
                 remember(cand)
                 size += 1
                 if server:

@@ -1,7 +1,9 @@
 """Types of the native dialect-table reader (``_fields.c``); ``_recognise._read_fields`` is its twin."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 def configure(
     missing: frozenset[str], max_tokens: int, max_label_chars: int, max_float: float, /
@@ -13,3 +15,4 @@ def read_fields(
     slow: Callable[[Any, Any, dict[str, Any]], Any],
     /,
 ) -> tuple[dict[str, Any], bool]: ...
+def untracked(value: _T, /) -> _T: ...
