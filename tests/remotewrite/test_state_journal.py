@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from llmpulse.call import LLMCall
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import SeriesSnapshot, SpanMetrics, StateStore
+from llmpulse.spanmetrics._aggregate import journal_rows
 from llmpulse.spanmetrics._state import _FIELDS, decode_batch, encode_batch
 
 #: snapshot.json + wal-0000000002.log as llmpulse wrote them before the pickled journal (JSON
@@ -140,6 +141,8 @@ def test_pickled_lines_read_back_as_the_very_same_calls() -> None:
     assert len(kept) == len(_FIELDS) == 17
     assert [[getattr(c, k) for k in kept] for c in again] == [[getattr(c, k) for k in kept] for c in calls]
     assert [type(c.streaming) for c in again] == [bool, type(None), bool]
+    # the compiled reader of the rows gives the columns ``_FIELDS`` names, in its order
+    assert journal_rows(calls) == [tuple(getattr(c, name) for name in _FIELDS) for c in calls]
     # the fields span metrics never reads are not journaled
     assert decode_batch(encode_batch([LLMCall(dialect="x", response_id="r", failed=True)])) == [
         LLMCall(dialect="x")

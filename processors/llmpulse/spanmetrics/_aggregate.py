@@ -381,6 +381,34 @@ def _snap(d: c.MetricDef, labels: LabelSet, s: Any) -> SeriesSnapshot:
     return SeriesSnapshot(d, labels, value=s.value)
 
 
+def journal_rows(calls: Sequence[LLMCall]) -> list[tuple[Any, ...]]:
+    """Each call's row of the state journal, in its column order (``_state._FIELDS``; a test
+    holds the two together). Read here, compiled: ``operator.attrgetter`` over 17 fields of
+    the compiled ``LLMCall`` took ~0.3 µs a call, before every Export returns."""
+    return [
+        (
+            call.dialect,
+            call.operation,
+            call.provider,
+            call.request_model,
+            call.response_model,
+            call.service_name,
+            call.dimensions,
+            call.duration_s,
+            call.error_class,
+            call.input_tokens,
+            call.output_tokens,
+            call.cache_read_tokens,
+            call.cache_write_tokens,
+            call.reasoning_tokens,
+            call.streaming,
+            call.ttft_s,
+            call.cost_usd,
+        )
+        for call in calls
+    ]
+
+
 def base_labels(call: LLMCall) -> LabelSet:
     """The contract's labels for a call; unknown values are omitted, never invented."""
     pairs: list[tuple[str, str]] = []

@@ -30,7 +30,6 @@ import fcntl
 import io
 import json
 import logging
-import operator
 import os
 import pickle
 import threading
@@ -43,13 +42,14 @@ from llmpulse._zlib import crc32
 from llmpulse.call import LLMCall
 from llmpulse.selfmetrics import SelfMetrics
 from llmpulse.spanmetrics import _contract as c
-from llmpulse.spanmetrics._aggregate import SeriesSnapshot, SpanMetrics
+from llmpulse.spanmetrics._aggregate import SeriesSnapshot, SpanMetrics, journal_rows
 
 log = logging.getLogger("llmpulse.state")
 
 FsyncPolicy = Literal["never", "interval", "always"]
 SNAPSHOT_VERSION = 1
-#: the LLMCall fields span metrics read, in WAL column order (the rest never reaches a series)
+#: the LLMCall fields span metrics read, in WAL column order (the rest never reaches a series);
+#: ``_aggregate.journal_rows`` reads them in this order
 _FIELDS = (
     "dialect",
     "operation",
@@ -76,8 +76,6 @@ class StateDirInUse(RuntimeError):
     """Another llmpulse process holds this data directory (two writers would corrupt the WAL)."""
 
 
-#: one call's row (a tuple: JSON writes it as the same array a list would give)
-_ROW = operator.attrgetter(*_FIELDS)
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 #: first byte of a pickled body (a JSON body starts with ``[``)
 _PICKLED = b"P"
@@ -115,7 +113,7 @@ def encode_batch(calls: Sequence[LLMCall]) -> bytes:
     and the dimensions dict as text; the pickle takes a quarter of that. Rows pickle cannot
     write as plain builtins get the JSON body of earlier versions (``decode_batch`` reads both).
     """
-    rows = list(map(_ROW, calls))
+    rows = journal_rows(calls)  # tuples: JSON writes each as the same array a list would give
     buffer = io.BytesIO()
     try:
         _Pickler(buffer, 5).dump(rows)
