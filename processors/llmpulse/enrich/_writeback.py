@@ -58,7 +58,7 @@ def _canonical_values(call: LLMCall) -> tuple[Any, ...]:
 def _written_values(call: LLMCall) -> tuple[Any, ...]:
     """``_canonical_values`` and the two flags, as one tuple of the call's fields read in
     place: it runs for every counted call, and the getters and unpacking above took ~0.6 µs of
-    it (``tests/enrich/test_writeback.py`` holds the two to the same values)."""
+    it (``tests/enrich/test_writeback_plan.py`` holds the two to the same values)."""
     input_tokens = call.input_tokens
     output_tokens = call.output_tokens
     finish_reasons = call.finish_reasons

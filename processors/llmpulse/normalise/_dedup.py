@@ -34,7 +34,7 @@ def _tracked(value: Any) -> Any:
     return value
 
 
-#: what dedup remembers for minutes (its entries and the keys of covered spans: tuples of atoms)
+#: what dedup remembers for its window (its entries and the keys of covered spans: tuples of atoms)
 #: leaves the cyclic collector's young generation at once (``_fields.untracked``); without the C
 #: module the collector untracks them at its next pass
 untracked: Callable[[Any], Any] = _tracked

@@ -15,6 +15,8 @@
  * and ``needs`` the attributes without which any other source reads nothing (``None``: it reads
  * other facts of the span), so an absent source costs a dict lookup, not a call. ``how`` 3 is a
  * source that reads the span's events: skipped when ``view.events`` is empty (most spans).
+ *
+ * Beside it, ``untracked``: the one thing dedup needs in C (see there).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -292,7 +294,7 @@ error:
 }
 
 /* untracked(value): dedup remembers ~3 tuples of atoms per call (its entries, the keys of the
- * spans it covers) for minutes. Each is born tracked by the cyclic collector, whose next young
+ * spans it covers) for its window (a minute by default). Each is born tracked by the cyclic collector, whose next young
  * collection walks it only to find it holds no container and untrack it (_PyTuple_MaybeUntrack):
  * with 30 000 of them young at a time that was 3 % of the server's CPU, in 6-21 ms pauses. */
 static int

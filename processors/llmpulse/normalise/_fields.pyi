@@ -1,4 +1,5 @@
-"""Types of the native dialect-table reader (``_fields.c``); ``_recognise._read_fields`` is its twin."""
+"""Types of the native dialect-table reader (``_fields.c``); ``_recognise._read_fields`` is its twin.
+``untracked`` is dedup's (``_dedup._tracked`` its stand-in without the module)."""
 
 from collections.abc import Callable
 from typing import Any, TypeVar
