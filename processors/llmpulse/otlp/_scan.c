@@ -1196,6 +1196,23 @@ utf8(const uint8_t *start, const uint8_t *stop)
 }
 
 /* Where a KeyValue's key (empty when absent) and value (*value_start NULL when absent) are. */
+/* Appends item to *list, made at the first item (most spans have no events, most edits no
+ * appends). Steals item, which may be NULL (a failed build): then -1, as for any failure. */
+static int
+append_made(PyObject **list, PyObject *item)
+{
+    if (item == NULL) {
+        return -1;
+    }
+    if (*list == NULL && (*list = PyList_New(0)) == NULL) {
+        Py_DECREF(item);
+        return -1;
+    }
+    int rc = PyList_Append(*list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
 static int
 key_value_slices(const uint8_t *base, const uint8_t *p, const uint8_t *end, const uint8_t **key_start,
                  const uint8_t **key_stop, const uint8_t **value_start, const uint8_t **value_stop)
@@ -1527,8 +1544,11 @@ head_exception_text(const uint8_t *base, Head *h, PyObject *key, const uint8_t *
         !key_is(key_start, key_stop, EXCEPTION_MESSAGE, sizeof EXCEPTION_MESSAGE - 1)) {
         return 0;
     }
-    if (value_start == NULL || any_string(base, value_start, value_stop, &text, &found) < 0) {
-        return value_start == NULL ? 0 : -1;
+    if (value_start == NULL) {
+        return 0;
+    }
+    if (any_string(base, value_start, value_stop, &text, &found) < 0) {
+        return -1;
     }
     if (!found || text.stop == text.start) {
         return 0;
@@ -1538,17 +1558,7 @@ head_exception_text(const uint8_t *base, Head *h, PyObject *key, const uint8_t *
         return -1;
     }
     Py_ssize_t index = h->events == NULL ? 0 : PyList_GET_SIZE(h->events);
-    PyObject *entry = Py_BuildValue("(nON)", index, key, value);
-    if (entry == NULL) {
-        return -1;
-    }
-    if (h->texts == NULL && (h->texts = PyList_New(0)) == NULL) {
-        Py_DECREF(entry);
-        return -1;
-    }
-    int rc = PyList_Append(h->texts, entry);
-    Py_DECREF(entry);
-    return rc;
+    return append_made(&h->texts, Py_BuildValue("(nON)", index, key, value));
 }
 
 static int
@@ -1593,17 +1603,7 @@ head_event(const uint8_t *base, const uint8_t *p, const uint8_t *end, Head *h)
     if (text == NULL) {
         return -1;
     }
-    PyObject *event = Py_BuildValue("(NK)", text, (unsigned long long)time);
-    if (event == NULL) {
-        return -1;
-    }
-    if (h->events == NULL && (h->events = PyList_New(0)) == NULL) {
-        Py_DECREF(event);
-        return -1;
-    }
-    int rc = PyList_Append(h->events, event);
-    Py_DECREF(event);
-    return rc;
+    return append_made(&h->events, Py_BuildValue("(NK)", text, (unsigned long long)time));
 }
 
 static int
@@ -2583,15 +2583,9 @@ edit_attributes(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t n
             }
             if (a == NULL) {
                 if (value != Py_None) {
-                    if (pending == NULL && (pending = PyList_New(0)) == NULL) {
+                    if (append_made(&pending, PyTuple_Pack(2, where, value)) < 0) {
                         goto done;
                     }
-                    PyObject *pair = PyTuple_Pack(2, where, value);
-                    if (pair == NULL || PyList_Append(pending, pair) < 0) {
-                        Py_XDECREF(pair);
-                        goto done;
-                    }
-                    Py_DECREF(pair);
                 }
                 continue;
             }
